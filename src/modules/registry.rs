@@ -1,0 +1,74 @@
+//! The one table of modules. Adding a module is one line here.
+
+use super::Module;
+use serde_json::Value;
+
+pub struct ModuleDef {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    /// Build the typed module from its (rendered) arguments.
+    pub build: fn(Value) -> Result<Box<dyn Module>, serde_json::Error>,
+    /// Whether a free-form string argument (`command: ls -l`) is the command itself.
+    pub free_form: bool,
+}
+
+macro_rules! registry {
+    ($( $name:literal $(| $alias:literal)* => $ty:ty $(, free_form = $ff:literal)? ;)*) => {
+        pub static MODULES: &[ModuleDef] = &[
+            $( ModuleDef {
+                name: $name,
+                aliases: &[$($alias),*],
+                build: |v| Ok(Box::new(serde_json::from_value::<$ty>(v)?)),
+                free_form: false $(|| $ff)?,
+            }, )*
+        ];
+    };
+}
+
+use super::{commands, files, logic, net, services};
+
+registry! {
+    "command" => commands::command::Command, free_form = true;
+    "shell" => commands::shell::Shell, free_form = true;
+    "copy" => files::copy::Copy;
+    "template" => files::template::Template;
+    "file" => files::file::File;
+    "lineinfile" => files::lineinfile::LineInFile;
+    "stat" => files::stat::Stat;
+    "debug" => logic::debug::Debug;
+    "set_fact" => logic::set_fact::SetFact;
+    "assert" => logic::assert::Assert;
+    "fail" => logic::fail::Fail;
+    "wait_for" => net::wait_for::WaitFor;
+    "uri" => net::uri::Uri;
+    "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
+}
+
+/// Collections whose prefix is accepted in front of a module name, so Ansible
+/// playbooks run unchanged (`ansible.builtin.copy`, `community.general.lvg`).
+const COLLECTIONS: &[&str] = &[
+    "ansible.builtin.",
+    "ansible.legacy.",
+    "ansible.posix.",
+    "community.general.",
+    "community.crypto.",
+    "kubernetes.core.",
+    "windlass.",
+];
+
+pub fn lookup(name: &str) -> Option<&'static ModuleDef> {
+    let short = COLLECTIONS
+        .iter()
+        .find_map(|c| name.strip_prefix(c))
+        .unwrap_or(name);
+    MODULES
+        .iter()
+        .find(|m| m.name == short || m.aliases.contains(&short))
+}
+
+pub fn module_names() -> Vec<&'static str> {
+    let mut v: Vec<_> = MODULES.iter().map(|m| m.name).collect();
+    v.push("meta");
+    v.sort();
+    v
+}

@@ -1,0 +1,123 @@
+//! Narrow transport: run a command (with optional stdin), write a file atomically,
+//! close. It knows nothing of tasks, modules or plans.
+
+pub mod cmd;
+pub mod local;
+pub mod ssh;
+
+pub use cmd::{quote, quote_str, Cmd};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a finished command left behind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Exit status; `None` when the remote side died on a signal or gave none.
+    pub status: Option<u32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    /// `rc` as Ansible reports it: -1 when there was no exit status.
+    pub fn rc(&self) -> i64 {
+        self.status.map(i64::from).unwrap_or(-1)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("host key for {addr} is not in {known_hosts} (fingerprint {fingerprint}); add it, or pass --accept-new-host-keys to trust it on first use")]
+    UnknownHostKey {
+        addr: String,
+        known_hosts: String,
+        fingerprint: String,
+    },
+    #[error("HOST KEY MISMATCH for {addr}: the server offered {fingerprint}, which differs from the key recorded in {known_hosts}; refusing to connect (possible man-in-the-middle). If the host was rebuilt, remove its old line from known_hosts")]
+    HostKeyMismatch {
+        addr: String,
+        known_hosts: String,
+        fingerprint: String,
+    },
+    #[error("authentication as {user} to {addr} failed: {reason}")]
+    Auth {
+        user: String,
+        addr: String,
+        reason: String,
+    },
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("connection lost: {0}")]
+    Lost(String),
+    #[error("local command failed to start: {0}")]
+    Io(String),
+}
+
+impl TransportError {
+    /// Errors that mean the host cannot be talked to at all (reported as unreachable).
+    pub fn is_unreachable(&self) -> bool {
+        !matches!(self, TransportError::Timeout(_) | TransportError::Io(_))
+    }
+}
+
+/// Where and how to reach one host over SSH.
+#[derive(Debug, Clone)]
+pub struct SshTarget {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// Private key files to try, in order.
+    pub key_files: Vec<PathBuf>,
+    /// Private keys held in memory (e.g. from a sensitive Terraform output); never logged.
+    pub key_pems: Vec<crate::secret::Secret>,
+    pub known_hosts: PathBuf,
+    pub accept_new_host_keys: bool,
+    pub connect_timeout: Duration,
+}
+
+/// One live connection to a host, reused by every task of the run.
+pub enum Connection {
+    Ssh(ssh::SshConnection),
+    Local(local::LocalConnection),
+}
+
+impl Connection {
+    pub async fn exec(
+        &self,
+        cmd: &Cmd,
+        stdin: Option<&[u8]>,
+        timeout: Option<Duration>,
+    ) -> Result<Output, TransportError> {
+        let run = async {
+            match self {
+                Connection::Ssh(c) => c.exec(cmd.as_bytes(), stdin).await,
+                Connection::Local(c) => c.exec(cmd.as_bytes(), stdin).await,
+            }
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, run)
+                .await
+                .unwrap_or(Err(TransportError::Timeout(t))),
+            None => run.await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Connection::Ssh(c) => c.close().await,
+            Connection::Local(_) => {}
+        }
+    }
+}
