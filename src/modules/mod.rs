@@ -7,10 +7,9 @@ pub mod fileprobe;
 mod registry;
 
 pub mod commands;
+pub mod facts;
 pub mod files;
 pub mod logic;
-pub mod net;
-pub mod services;
 
 pub use registry::{lookup, module_names, ModuleDef};
 
@@ -30,6 +29,8 @@ pub trait Controller: Send + Sync {
     fn find(&self, name: &str, template: bool) -> Result<PathBuf, ModuleError>;
     /// Render a template file with the task's variables (Ansible's settings).
     fn render_file(&self, path: &std::path::Path) -> Result<String, ModuleError>;
+    /// Evaluate a bare expression (`assert`'s `that:`) with the task's variables.
+    fn eval(&self, expr: &str) -> Result<Value, ModuleError>;
 }
 
 pub struct Ctx<'a> {

@@ -3,6 +3,12 @@
 use super::Module;
 use serde_json::Value;
 
+impl std::fmt::Debug for ModuleDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ModuleDef({})", self.name)
+    }
+}
+
 pub struct ModuleDef {
     pub name: &'static str,
     pub aliases: &'static [&'static str],
@@ -25,23 +31,18 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, logic, net, services};
+use super::{commands, files, logic};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
     "shell" => commands::shell::Shell, free_form = true;
     "copy" => files::copy::Copy;
     "template" => files::template::Template;
-    "file" => files::file::File;
-    "lineinfile" => files::lineinfile::LineInFile;
-    "stat" => files::stat::Stat;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;
     "fail" => logic::fail::Fail;
-    "wait_for" => net::wait_for::WaitFor;
-    "uri" => net::uri::Uri;
-    "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
+    "setup" | "gather_facts" => super::facts::Setup;
 }
 
 /// Collections whose prefix is accepted in front of a module name, so Ansible

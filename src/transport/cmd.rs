@@ -85,6 +85,11 @@ impl Cmd {
         Cmd(text.as_bytes().to_vec())
     }
 
+    /// Join already-safe pieces (built by this module's functions) into one script.
+    pub(crate) fn from_bytes(bytes: Vec<u8>) -> Self {
+        Cmd(bytes)
+    }
+
     /// `self && next`
     pub fn and(mut self, next: Cmd) -> Self {
         self.0.extend_from_slice(b" && ");

@@ -1,0 +1,106 @@
+//! Carrying out a plan's steps on a connection, and nothing else.
+
+use crate::modules::{FileWrite, Step};
+use crate::transport::{Cmd, Connection, Output, TransportError};
+use std::time::Duration;
+
+/// The atomic write: a temporary file beside the target, mode and owner set on it,
+/// then one rename. A reader sees the old file or the new one, never a part; a cut
+/// connection leaves at most the temporary file, which the trap removes.
+pub fn write_cmd(w: &FileWrite) -> Cmd {
+    let mode = w.mode.map(|m| format!("{m:04o}")).unwrap_or_default();
+    let owner = match (&w.owner, &w.group) {
+        (None, None) => String::new(),
+        (o, g) => format!("{}:{}", o.clone().unwrap_or_default(), g.clone().unwrap_or_default()),
+    };
+    let owner = owner.trim_end_matches(':').to_string();
+    Cmd::script(
+        "set -e; p={}; m={}; o={}; b={}; d=$(dirname -- \"$p\"); \
+         t=$(mktemp -- \"$d/.windlass.XXXXXX\"); trap 'rm -f -- \"$t\"' EXIT INT TERM HUP; \
+         cat >\"$t\"; \
+         if [ -n \"$m\" ]; then chmod \"$m\" \"$t\"; \
+         elif [ -e \"$p\" ]; then chmod --reference=\"$p\" \"$t\"; chown --reference=\"$p\" \"$t\" 2>/dev/null || true; \
+         else chmod 0644 \"$t\"; fi; \
+         if [ -n \"$o\" ]; then chown \"$o\" \"$t\"; fi; \
+         if [ \"$b\" = yes ] && [ -e \"$p\" ]; then cp -p -- \"$p\" \"$p.$(date +%Y%m%d%H%M%S).bak\"; fi; \
+         mv -f -- \"$t\" \"$p\"; trap - EXIT",
+        &[
+            &w.path,
+            &mode,
+            &owner,
+            &(if w.backup { "yes" } else { "no" }),
+        ],
+    )
+}
+
+pub struct StepFailure {
+    pub msg: String,
+    pub outputs: Vec<Output>,
+}
+
+/// Run steps in order; stop at the first failure. Returns the outputs of exec steps.
+pub async fn run_steps(
+    conn: &Connection,
+    steps: &[Step],
+    wrap: &dyn Fn(Cmd) -> Cmd,
+    timeout: Option<Duration>,
+) -> Result<Result<Vec<Output>, StepFailure>, TransportError> {
+    let mut outputs = vec![];
+    for step in steps {
+        match step {
+            Step::Exec { cmd, stdin, may_fail } => {
+                let out = conn.exec(&wrap(cmd.clone()), stdin.as_ref().map(|c| c.bytes()), timeout).await?;
+                let ok = out.success() || *may_fail;
+                let rc = out.rc();
+                let stderr = out.stderr_str();
+                outputs.push(out);
+                if !ok {
+                    let detail = stderr.trim();
+                    return Ok(Err(StepFailure {
+                        msg: if detail.is_empty() { format!("non-zero return code {rc}") } else { format!("non-zero return code {rc}: {detail}") },
+                        outputs,
+                    }));
+                }
+            }
+            Step::Write(w) => {
+                let out = conn.exec(&wrap(write_cmd(w)), Some(w.content.bytes()), timeout).await?;
+                if !out.success() {
+                    return Ok(Err(StepFailure {
+                        msg: format!("cannot write {}: {}", w.path, out.stderr_str().trim()),
+                        outputs,
+                    }));
+                }
+            }
+        }
+    }
+    Ok(Ok(outputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::Content;
+    use crate::transport::local::LocalConnection;
+
+    #[tokio::test]
+    async fn write_is_atomic_and_sets_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("it's a file");
+        let w = FileWrite {
+            path: path.to_string_lossy().into_owned(),
+            content: Content::Plain(b"hello $(id)\n".to_vec()),
+            mode: Some(0o600),
+            owner: None,
+            group: None,
+            backup: false,
+        };
+        let conn = Connection::Local(LocalConnection);
+        let r = run_steps(&conn, &[Step::Write(w)], &|c| c, None).await.unwrap();
+        assert!(r.is_ok());
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello $(id)\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o600);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+}

@@ -1,0 +1,70 @@
+//! Variables as a task sees them, in the order written in the README:
+//! role defaults < inventory (group, then host) < play vars < role vars <
+//! task/block vars and role params < facts, registered vars and set_fact < -e.
+
+use crate::inventory::Inventory;
+use crate::modules::Vars;
+use minijinja::value::{Enumerator, Object, Value as JValue};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Per-host variables set during the run (facts, register, set_fact), shared so
+/// `hostvars` sees other hosts' values.
+pub type Published = Arc<RwLock<HashMap<String, Vars>>>;
+
+/// `hostvars[name]`, computed only for the hosts a template asks about.
+#[derive(Debug)]
+pub struct HostVars {
+    pub inventory: Arc<Inventory>,
+    pub published: Published,
+}
+
+impl Object for HostVars {
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let name = key.as_str()?;
+        let host = self.inventory.hosts.get(name)?;
+        let mut vars = host.vars.clone();
+        if let Some(p) = self.published.read().expect("vars lock").get(name) {
+            vars.extend(p.clone());
+        }
+        vars.insert("inventory_hostname".into(), name.into());
+        Some(JValue::from_serialize(&vars))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.inventory.hosts.keys().map(|k| JValue::from(k.as_str())).collect())
+    }
+}
+
+pub struct Layers<'a> {
+    pub defaults: &'a Vars,
+    pub host: &'a Vars,
+    pub play: &'a Vars,
+    pub task: &'a Vars,
+    pub published: Option<&'a Vars>,
+    pub extra: &'a Vars,
+    pub magic: &'a Vars,
+}
+
+impl Layers<'_> {
+    pub fn merge(&self) -> Vars {
+        let mut v = self.defaults.clone();
+        for layer in [self.host, self.play, self.task, self.magic] {
+            v.extend(layer.iter().map(|(k, x)| (k.clone(), x.clone())));
+        }
+        if let Some(p) = self.published {
+            v.extend(p.iter().map(|(k, x)| (k.clone(), x.clone())));
+        }
+        v.extend(self.extra.iter().map(|(k, x)| (k.clone(), x.clone())));
+        v
+    }
+}
+
+/// The template context: merged variables plus the shared magic objects.
+pub fn to_context(vars: &Vars, hostvars: &JValue, groups: &JValue) -> JValue {
+    minijinja::context! {
+        hostvars => hostvars.clone(),
+        groups => groups.clone(),
+        ..JValue::from_serialize(vars)
+    }
+}

@@ -1,0 +1,621 @@
+//! Reading playbooks into typed plays. Every problem is reported with the file, line
+//! and column, and what would be accepted there.
+
+use super::roles::RoleLoader;
+use super::{value_str, Origin, Play, Playbook, Serial, Task, TaskKind};
+use crate::modules::{self, args::to_bool, Vars};
+use crate::template::Templates;
+use crate::yaml::{self, Doc};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[error("{loc}: {msg}")]
+pub struct LoadError {
+    pub loc: String,
+    pub msg: String,
+}
+
+impl From<yaml::YamlError> for LoadError {
+    fn from(e: yaml::YamlError) -> Self {
+        LoadError {
+            loc: format!("{}:{}:{}", e.file, e.line, e.col),
+            msg: e.msg,
+        }
+    }
+}
+
+pub(super) fn err(doc: &Doc, path: &str, msg: impl Into<String>) -> LoadError {
+    LoadError {
+        loc: doc.locate(path),
+        msg: msg.into(),
+    }
+}
+
+const PLAY_KEYS: &[&str] = &[
+    "name", "hosts", "vars", "vars_files", "roles", "pre_tasks", "tasks", "post_tasks",
+    "handlers", "gather_facts", "become", "become_user", "serial", "max_fail_percentage",
+    "any_errors_fatal", "tags", "connection", "remote_user", "strategy", "environment",
+];
+
+pub(super) const TASK_KEYS: &[&str] = &[
+    "name", "when", "loop", "with_items", "with_list", "loop_control", "register", "notify",
+    "listen", "tags", "changed_when", "failed_when", "ignore_errors", "become", "become_user",
+    "delegate_to", "run_once", "check_mode", "no_log", "retries", "delay", "until", "vars",
+    "args", "block", "rescue", "always", "environment", "diff",
+];
+
+pub fn load_playbook(path: &Path, templates: &Templates) -> Result<Playbook, LoadError> {
+    let doc = yaml::load_file(path)?;
+    let plays = match &doc.value {
+        Value::Array(items) => items,
+        Value::Null => return Err(err(&doc, "", "the playbook is empty; it should be a list of plays")),
+        _ => return Err(err(&doc, "", "a playbook is a list of plays (each starting with `- hosts:`)")),
+    };
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut roles = RoleLoader::new(&dir);
+    let mut out = vec![];
+    for (i, play) in plays.iter().enumerate() {
+        out.push(load_play(&doc, &i.to_string(), play, &dir, &mut roles, templates)?);
+    }
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        plays: out,
+    })
+}
+
+fn as_map<'a>(doc: &Doc, path: &str, v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, LoadError> {
+    v.as_object()
+        .ok_or_else(|| err(doc, path, format!("{what} must be a mapping (key: value), not {}", kind_of(v))))
+}
+
+pub(super) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+pub(super) fn string_list(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vec<String>, LoadError> {
+    match v {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| value_str(x).ok_or_else(|| err(doc, &format!("{path}/{i}"), "expected a string")))
+            .collect(),
+        Some(v) => value_str(v)
+            .map(|s| vec![s])
+            .ok_or_else(|| err(doc, path, format!("expected a string or a list of strings, not {}", kind_of(v)))),
+    }
+}
+
+fn get_bool(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Option<bool>, LoadError> {
+    match v {
+        None => Ok(None),
+        Some(x) => to_bool(x)
+            .map(Some)
+            .ok_or_else(|| err(doc, path, format!("expected true or false, not {x}"))),
+    }
+}
+
+fn vars_of(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vars, LoadError> {
+    match v {
+        None | Some(Value::Null) => Ok(Vars::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(other) => Err(err(doc, path, format!("vars must be a mapping, not {}", kind_of(other)))),
+    }
+}
+
+fn load_play(
+    doc: &Doc,
+    path: &str,
+    play: &Value,
+    dir: &Path,
+    roles: &mut RoleLoader,
+    templates: &Templates,
+) -> Result<Play, LoadError> {
+    let m = as_map(doc, path, play, "a play")?;
+    for k in m.keys() {
+        if !PLAY_KEYS.contains(&k.as_str()) {
+            let hint = if modules::lookup(k).is_some() || TASK_KEYS.contains(&k.as_str()) {
+                " (tasks go under `tasks:`)".to_string()
+            } else {
+                String::new()
+            };
+            return Err(err(doc, &format!("{path}/{k}"), format!(
+                "unknown play keyword {k:?}{hint}; a play accepts: {}", PLAY_KEYS.join(", "))));
+        }
+    }
+    let hosts = match m.get("hosts") {
+        Some(Value::Array(items)) => items.iter().filter_map(value_str).collect::<Vec<_>>().join(":"),
+        Some(v) => value_str(v).ok_or_else(|| err(doc, &format!("{path}/hosts"), "hosts must be a pattern string"))?,
+        None => return Err(err(doc, path, "a play needs `hosts:` (a host pattern such as `all` or `workers:!w2`)")),
+    };
+    let name = m.get("name").and_then(value_str).unwrap_or_else(|| hosts.clone());
+    let mut vars = vars_of(doc, &format!("{path}/vars"), m.get("vars"))?;
+    for f in string_list(doc, &format!("{path}/vars_files"), m.get("vars_files"))? {
+        let file = dir.join(&f);
+        let vdoc = yaml::load_file(&file)?;
+        match vdoc.value {
+            Value::Object(o) => vars.extend(o),
+            Value::Null => {}
+            _ => return Err(err(&vdoc, "", "a vars file must be a mapping of variables")),
+        }
+    }
+    let play_tags = string_list(doc, &format!("{path}/tags"), m.get("tags"))?;
+    let origin = Arc::new(Origin { role: None, dir: dir.to_path_buf() });
+    let ctx = Inherit { when: vec![], tags: play_tags.clone(), vars: Vars::new() };
+    let section = |key: &str, roles: &mut RoleLoader| -> Result<Vec<Arc<Task>>, LoadError> {
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(vec![]),
+            Some(v) => parse_tasks(doc, &format!("{path}/{key}"), v, &origin, &ctx, roles, templates),
+        }
+    };
+    let mut tasks = section("pre_tasks", roles)?;
+    tasks.push(flush(doc, path, &origin));
+    let mut defaults = Vars::new();
+    let mut role_vars = Vars::new();
+    let mut handlers = section("handlers", roles)?;
+    if let Some(list) = m.get("roles") {
+        let list = list.as_array().ok_or_else(|| err(doc, &format!("{path}/roles"), "roles must be a list"))?;
+        for (i, entry) in list.iter().enumerate() {
+            let rpath = format!("{path}/roles/{i}");
+            let loaded = roles.load_entry(doc, &rpath, entry, &ctx, templates)?;
+            for r in loaded {
+                defaults.extend(r.defaults);
+                role_vars.extend(r.vars);
+                tasks.extend(r.tasks);
+                handlers.extend(r.handlers);
+            }
+        }
+    }
+    vars.extend(role_vars);
+    tasks.extend(section("tasks", roles)?);
+    tasks.push(flush(doc, path, &origin));
+    tasks.extend(section("post_tasks", roles)?);
+    tasks.push(flush(doc, path, &origin));
+    check_notify(&tasks, &handlers)?;
+    let serial = parse_serial(doc, &format!("{path}/serial"), m.get("serial"))?;
+    let max_fail_percentage = match m.get("max_fail_percentage") {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .or_else(|| value_str(v).and_then(|s| s.trim_end_matches('%').parse().ok()))
+                .filter(|p| (0.0..=100.0).contains(p))
+                .ok_or_else(|| err(doc, &format!("{path}/max_fail_percentage"), "expected a number from 0 to 100"))?,
+        ),
+    };
+    Ok(Play {
+        name,
+        hosts,
+        vars,
+        defaults,
+        gather_facts: get_bool(doc, &format!("{path}/gather_facts"), m.get("gather_facts"))?.unwrap_or(false),
+        become_: get_bool(doc, &format!("{path}/become"), m.get("become"))?,
+        become_user: m.get("become_user").and_then(value_str),
+        serial,
+        max_fail_percentage,
+        any_errors_fatal: get_bool(doc, &format!("{path}/any_errors_fatal"), m.get("any_errors_fatal"))?.unwrap_or(false),
+        tags: play_tags,
+        tasks,
+        handlers,
+        loc: doc.locate(path),
+    })
+}
+
+fn parse_serial(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vec<Serial>, LoadError> {
+    let one = |v: &Value, p: &str| -> Result<Serial, LoadError> {
+        let bad = || err(doc, p, format!("serial takes a number, a percentage like \"25%\", or a list of them; got {v}"));
+        match v {
+            Value::Number(n) => n.as_u64().filter(|n| *n > 0).map(|n| Serial::Count(n as usize)).ok_or_else(bad),
+            Value::String(s) => match s.trim().strip_suffix('%') {
+                Some(p) => p.trim().parse::<f64>().ok().filter(|p| *p > 0.0 && *p <= 100.0).map(Serial::Percent).ok_or_else(bad),
+                None => s.trim().parse::<usize>().ok().filter(|n| *n > 0).map(Serial::Count).ok_or_else(bad),
+            },
+            _ => Err(bad()),
+        }
+    };
+    match v {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, x)| one(x, &format!("{path}/{i}"))).collect(),
+        Some(x) => Ok(vec![one(x, path)?]),
+    }
+}
+
+fn flush(doc: &Doc, path: &str, origin: &Arc<Origin>) -> Arc<Task> {
+    Arc::new(bare_task("flush handlers".into(), TaskKind::FlushHandlers, origin.clone(), doc.locate(path)))
+}
+
+pub fn bare_task(name: String, kind: TaskKind, origin: Arc<Origin>, loc: String) -> Task {
+    Task {
+        name,
+        kind,
+        when: vec![],
+        loop_items: None,
+        loop_var: "item".into(),
+        register: None,
+        notify: vec![],
+        listen: vec![],
+        tags: vec![],
+        changed_when: None,
+        failed_when: None,
+        ignore_errors: false,
+        become_: None,
+        become_user: None,
+        delegate_to: None,
+        run_once: false,
+        check_mode: None,
+        no_log: false,
+        retries: None,
+        delay: None,
+        until: None,
+        vars: Vars::new(),
+        origin,
+        loc,
+    }
+}
+
+/// What a block or role hands down to the tasks inside it.
+#[derive(Clone, Default)]
+pub(super) struct Inherit {
+    pub when: Vec<String>,
+    pub tags: Vec<String>,
+    pub vars: Vars,
+}
+
+pub(super) fn parse_tasks(
+    doc: &Doc,
+    path: &str,
+    v: &Value,
+    origin: &Arc<Origin>,
+    inherit: &Inherit,
+    roles: &mut RoleLoader,
+    templates: &Templates,
+) -> Result<Vec<Arc<Task>>, LoadError> {
+    let items = match v {
+        Value::Array(items) => items,
+        Value::Null => return Ok(vec![]),
+        other => return Err(err(doc, path, format!("expected a list of tasks, not {}", kind_of(other)))),
+    };
+    let mut out = vec![];
+    for (i, t) in items.iter().enumerate() {
+        let tpath = format!("{path}/{i}");
+        let m = as_map(doc, &tpath, t, "a task")?;
+        if let Some(file) = m.get("import_tasks").or_else(|| m.get("include_tasks")) {
+            let name = value_str(file).ok_or_else(|| err(doc, &tpath, "import_tasks takes a file name"))?;
+            let base = if origin.role.is_some() { origin.dir.join("tasks") } else { origin.dir.clone() };
+            let sub = yaml::load_file(&base.join(&name))?;
+            out.extend(parse_tasks(&sub, "", &sub.value, origin, inherit, roles, templates)?);
+            continue;
+        }
+        out.push(Arc::new(parse_task(doc, &tpath, m, origin, inherit, roles, templates)?));
+    }
+    Ok(out)
+}
+
+fn parse_task(
+    doc: &Doc,
+    path: &str,
+    m: &Map<String, Value>,
+    origin: &Arc<Origin>,
+    inherit: &Inherit,
+    roles: &mut RoleLoader,
+    templates: &Templates,
+) -> Result<Task, LoadError> {
+    let at = |k: &str| format!("{path}/{k}");
+    let mut when = inherit.when.clone();
+    let own_when = conditions(doc, &at("when"), m.get("when"))?;
+    let mut tags = inherit.tags.clone();
+    tags.extend(string_list(doc, &at("tags"), m.get("tags"))?);
+    let mut vars = inherit.vars.clone();
+    vars.extend(vars_of(doc, &at("vars"), m.get("vars"))?);
+    for c in &own_when {
+        check_expr(doc, &at("when"), c, templates)?;
+    }
+
+    let others: Vec<&String> = m.keys().filter(|k| !TASK_KEYS.contains(&k.as_str())).collect();
+    let is_block = m.contains_key("block");
+    let kind = if is_block {
+        if let Some(k) = others.first() {
+            return Err(err(doc, &at(k), format!("unknown keyword {k:?} in a block; a block takes block, rescue, always and task keywords")));
+        }
+        let mut child = Inherit { when: when.clone(), tags: tags.clone(), vars: vars.clone() };
+        child.when.extend(own_when.iter().cloned());
+        let part = |k: &str, roles: &mut RoleLoader| match m.get(k) {
+            Some(v) => parse_tasks(doc, &at(k), v, origin, &child, roles, templates),
+            None => Ok(vec![]),
+        };
+        // Conditions of a block apply to its children, not to the block itself.
+        let kind = TaskKind::Block { block: part("block", roles)?, rescue: part("rescue", roles)?, always: part("always", roles)? };
+        kind
+    } else {
+        when.extend(own_when);
+        module_kind(doc, path, m, &others, templates)?
+    };
+    let name = match m.get("name").and_then(value_str) {
+        Some(n) => n,
+        None => match &kind {
+            TaskKind::Module { def, .. } => def.name.to_string(),
+            TaskKind::Block { .. } => "block".into(),
+            TaskKind::FlushHandlers => "meta: flush_handlers".into(),
+        },
+    };
+    let (loop_items, with_items) = match (m.get("loop").or_else(|| m.get("with_list")), m.get("with_items")) {
+        (Some(_), Some(_)) => return Err(err(doc, &at("with_items"), "use either loop or with_items, not both")),
+        (Some(v), None) => (Some(v.clone()), false),
+        (None, Some(v)) => (Some(v.clone()), true),
+        (None, None) => (None, false),
+    };
+    let loop_items = loop_items.map(|v| if with_items { serde_json::json!({"__with_items": v}) } else { v });
+    let loop_var = match m.get("loop_control") {
+        Some(Value::Object(lc)) => lc.get("loop_var").and_then(value_str).unwrap_or_else(|| "item".into()),
+        Some(_) => return Err(err(doc, &at("loop_control"), "loop_control must be a mapping (loop_var: name)")),
+        None => "item".into(),
+    };
+    let opt_conditions = |k: &str| -> Result<Option<Vec<String>>, LoadError> {
+        match m.get(k) {
+            None => Ok(None),
+            Some(v) => {
+                let c = conditions(doc, &at(k), Some(v))?;
+                for e in &c {
+                    check_expr(doc, &at(k), e, templates)?;
+                }
+                Ok(Some(c))
+            }
+        }
+    };
+    let num = |k: &str| -> Result<Option<f64>, LoadError> {
+        match m.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .or_else(|| value_str(v).and_then(|s| s.parse().ok()))
+                .filter(|n| *n >= 0.0)
+                .map(Some)
+                .ok_or_else(|| err(doc, &at(k), format!("{k} takes a number, not {v}"))),
+        }
+    };
+    let until = opt_conditions("until")?;
+    let retries = num("retries")?.map(|n| n as u32).or(until.as_ref().map(|_| 3));
+    Ok(Task {
+        name,
+        kind,
+        when,
+        loop_items,
+        loop_var,
+        register: m.get("register").and_then(value_str),
+        notify: string_list(doc, &at("notify"), m.get("notify"))?,
+        listen: string_list(doc, &at("listen"), m.get("listen"))?,
+        tags,
+        changed_when: opt_conditions("changed_when")?,
+        failed_when: opt_conditions("failed_when")?,
+        ignore_errors: get_bool(doc, &at("ignore_errors"), m.get("ignore_errors"))?.unwrap_or(false),
+        become_: get_bool(doc, &at("become"), m.get("become"))?,
+        become_user: m.get("become_user").and_then(value_str),
+        delegate_to: m.get("delegate_to").and_then(value_str),
+        run_once: get_bool(doc, &at("run_once"), m.get("run_once"))?.unwrap_or(false),
+        check_mode: get_bool(doc, &at("check_mode"), m.get("check_mode"))?,
+        no_log: get_bool(doc, &at("no_log"), m.get("no_log"))?.unwrap_or(false),
+        retries,
+        delay: num("delay")?,
+        until,
+        vars,
+        origin: origin.clone(),
+        loc: doc.locate(path),
+    })
+}
+
+/// `when:` and friends: a string, a list of strings, or a literal boolean.
+fn conditions(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vec<String>, LoadError> {
+    match v {
+        Some(Value::Bool(b)) => Ok(vec![b.to_string()]),
+        other => Ok(string_list(doc, path, other)?
+            .into_iter()
+            .map(|c| strip_braces(&c))
+            .collect()),
+    }
+}
+
+/// Ansible warns about `when: "{{ x }}"` but accepts it; take the expression inside.
+fn strip_braces(c: &str) -> String {
+    let t = c.trim();
+    if t.starts_with("{{") && t.ends_with("}}") && t.matches("{{").count() == 1 {
+        t[2..t.len() - 2].trim().to_string()
+    } else {
+        t.to_string()
+    }
+}
+
+fn check_expr(doc: &Doc, path: &str, expr: &str, templates: &Templates) -> Result<(), LoadError> {
+    templates
+        .check_syntax(&format!("{{{{ {expr} }}}}"))
+        .map_err(|e| err(doc, path, format!("invalid expression {expr:?}: {}", e.msg)))
+}
+
+fn module_kind(
+    doc: &Doc,
+    path: &str,
+    m: &Map<String, Value>,
+    others: &[&String],
+    templates: &Templates,
+) -> Result<TaskKind, LoadError> {
+    let known: Vec<&&String> = others.iter().filter(|k| modules::lookup(k).is_some() || k.as_str() == "meta" || k.ends_with(".meta")).collect();
+    let unknown: Vec<&&String> = others.iter().filter(|k| !known.contains(k)).collect();
+    if let Some(k) = unknown.first() {
+        let msg = if known.is_empty() {
+            format!("unknown module {k:?}{}; modules available: {}", suggest(k, &modules::module_names()), modules::module_names().join(", "))
+        } else {
+            format!("unknown task keyword {k:?}{}; task keywords are: {}", suggest(k, TASK_KEYS), TASK_KEYS.join(", "))
+        };
+        return Err(err(doc, &format!("{path}/{k}"), msg));
+    }
+    let key = match known.as_slice() {
+        [k] => k.as_str(),
+        [] => return Err(err(doc, path, format!("this task names no module; modules available: {}", modules::module_names().join(", ")))),
+        [a, b, ..] => return Err(err(doc, &format!("{path}/{b}"), format!("a task runs one module, but this one names {a:?} and {b:?}; split it in two"))),
+    };
+    let mpath = format!("{path}/{key}");
+    let raw = m.get(key).cloned().unwrap_or(Value::Null);
+    if key == "meta" || key.ends_with(".meta") {
+        return match value_str(&raw).as_deref() {
+            Some("flush_handlers") => Ok(TaskKind::FlushHandlers),
+            _ => Err(err(doc, &mpath, "meta supports flush_handlers only")),
+        };
+    }
+    let def = modules::lookup(key).expect("checked above");
+    let mut args = match raw {
+        Value::Object(o) => o,
+        Value::Null => Map::new(),
+        Value::String(s) if def.free_form => {
+            let (mut kv, rest) = split_free_form(&s, &["creates", "removes", "chdir"]);
+            kv.insert("cmd".into(), Value::String(rest));
+            kv
+        }
+        Value::String(s) => split_free_form(&s, &[]).0,
+        other => return Err(err(doc, &mpath, format!("module arguments must be a mapping, not {}", kind_of(&other)))),
+    };
+    if let Some(extra) = m.get("args") {
+        let extra = as_map(doc, &format!("{path}/args"), extra, "args")?;
+        for (k, v) in extra {
+            args.entry(k.clone()).or_insert(v.clone());
+        }
+    }
+    let args = Value::Object(args);
+    validate_args(doc, &mpath, def, &args, templates)?;
+    Ok(TaskKind::Module { def, args })
+}
+
+/// `k=v k2='v 2'` words into arguments. With `only` non-empty, only those keys are
+/// taken out and the rest is returned as the free-form text.
+fn split_free_form(s: &str, only: &[&str]) -> (Map<String, Value>, String) {
+    let mut kv = Map::new();
+    let mut rest = vec![];
+    for word in shlex::split(s).unwrap_or_else(|| vec![s.to_string()]) {
+        match word.split_once('=') {
+            Some((k, v)) if (only.is_empty() && !k.contains(' ')) || only.contains(&k) => {
+                kv.insert(k.to_string(), Value::String(v.to_string()));
+            }
+            _ => rest.push(word),
+        }
+    }
+    if only.is_empty() {
+        (kv, String::new())
+    } else {
+        // Keep the operator's own quoting for the command text.
+        let text = only.iter().fold(s.to_string(), |acc, k| strip_kv(&acc, k));
+        let _ = rest;
+        (kv, text.trim().to_string())
+    }
+}
+
+fn strip_kv(text: &str, key: &str) -> String {
+    let re = regex::Regex::new(&format!(r#"(^|\s){}=('[^']*'|"[^"]*"|\S+)"#, regex::escape(key))).expect("static regex");
+    re.replace_all(text, "").to_string()
+}
+
+/// Check names and types of module arguments now. A value that is still a template
+/// can only be type-checked once rendered, so type errors are ignored where templates are.
+fn validate_args(doc: &Doc, path: &str, def: &modules::ModuleDef, args: &Value, templates: &Templates) -> Result<(), LoadError> {
+    check_templates(doc, path, args, templates)?;
+    let Err(e) = (def.build)(args.clone()) else { return Ok(()) };
+    let msg = e.to_string();
+    if let Some(field) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+        let expected = msg.split_once("expected ").map(|(_, r)| r.replace('`', "")).unwrap_or_default();
+        return Err(err(doc, &format!("{path}/{field}"), format!(
+            "unsupported argument {field:?} for module {}{}; it accepts: {expected}",
+            def.name,
+            suggest(field, &expected.split(", ").map(|s| s.trim_start_matches("one of ")).collect::<Vec<_>>()))));
+    }
+    if msg.starts_with("missing field") {
+        return Err(err(doc, path, format!("module {}: {}", def.name, msg.replace('`', "'"))));
+    }
+    if has_template(args) {
+        return Ok(());
+    }
+    Err(err(doc, path, format!("module {}: {}", def.name, msg.replace('`', "'"))))
+}
+
+fn has_template(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{") || s.contains("{%"),
+        Value::Array(a) => a.iter().any(has_template),
+        Value::Object(o) => o.values().any(has_template),
+        _ => false,
+    }
+}
+
+fn check_templates(doc: &Doc, path: &str, v: &Value, templates: &Templates) -> Result<(), LoadError> {
+    match v {
+        Value::String(s) => templates
+            .check_syntax(s)
+            .map_err(|e| err(doc, path, format!("template error: {}", e.msg))),
+        Value::Array(a) => a.iter().enumerate().try_for_each(|(i, x)| check_templates(doc, &format!("{path}/{i}"), x, templates)),
+        Value::Object(o) => o.iter().try_for_each(|(k, x)| check_templates(doc, &format!("{path}/{k}"), x, templates)),
+        _ => Ok(()),
+    }
+}
+
+/// " (did you mean X?)" for a near miss.
+pub(super) fn suggest(word: &str, candidates: &[&str]) -> String {
+    candidates
+        .iter()
+        .map(|c| (strsim(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+        .unwrap_or_default()
+}
+
+fn strsim(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Every `notify` must name a handler (by name or `listen`).
+fn check_notify(tasks: &[Arc<Task>], handlers: &[Arc<Task>]) -> Result<(), LoadError> {
+    let known: Vec<&str> = handlers
+        .iter()
+        .flat_map(|h| std::iter::once(h.name.as_str()).chain(h.listen.iter().map(String::as_str)))
+        .collect();
+    let mut stack: Vec<&Arc<Task>> = tasks.iter().chain(handlers.iter()).collect();
+    while let Some(t) = stack.pop() {
+        for n in &t.notify {
+            if !known.contains(&n.as_str()) {
+                return Err(LoadError {
+                    loc: t.loc.clone(),
+                    msg: format!("notify {n:?} names no handler{}; handlers in this play: {}", suggest(n, &known), if known.is_empty() { "(none)".to_string() } else { known.join(", ") }),
+                });
+            }
+        }
+        if let TaskKind::Block { block, rescue, always } = &t.kind {
+            stack.extend(block.iter().chain(rescue).chain(always));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn role_dir_candidates(base: &Path) -> Vec<PathBuf> {
+    let mut v = vec![base.join("roles")];
+    if let Some(parent) = base.parent() {
+        v.push(parent.join("roles"));
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        v.push(cwd.join("roles"));
+    }
+    v
+}

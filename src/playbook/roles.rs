@@ -1,0 +1,164 @@
+//! Roles: tasks/, handlers/, defaults/, vars/, meta/ dependencies, found on the role
+//! search path (beside the playbook, the repository's `roles/`, the working folder's).
+
+use super::load::{err, kind_of, parse_tasks, role_dir_candidates, string_list, suggest, Inherit, LoadError};
+use super::{value_str, Origin, Task};
+use crate::modules::Vars;
+use crate::template::Templates;
+use crate::yaml::{self, Doc};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub(super) struct RoleLoader {
+    search: Vec<PathBuf>,
+    /// Roles being loaded, outermost first, to catch dependency cycles.
+    stack: Vec<String>,
+}
+
+pub(super) struct LoadedRole {
+    pub defaults: Vars,
+    pub vars: Vars,
+    pub tasks: Vec<Arc<Task>>,
+    pub handlers: Vec<Arc<Task>>,
+}
+
+impl RoleLoader {
+    pub fn new(playbook_dir: &Path) -> Self {
+        RoleLoader {
+            search: role_dir_candidates(playbook_dir),
+            stack: vec![],
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<PathBuf> {
+        self.search.iter().map(|d| d.join(name)).find(|d| d.is_dir())
+    }
+
+    /// One entry of a `roles:` list (a name, or a mapping with `role:` and params);
+    /// returns its dependencies first, then the role itself.
+    pub fn load_entry(
+        &mut self,
+        doc: &Doc,
+        path: &str,
+        entry: &Value,
+        inherit: &Inherit,
+        templates: &Templates,
+    ) -> Result<Vec<LoadedRole>, LoadError> {
+        let (name, params, when, tags) = match entry {
+            Value::String(s) => (s.clone(), Vars::new(), vec![], vec![]),
+            Value::Object(m) => {
+                let name = m
+                    .get("role")
+                    .or_else(|| m.get("name"))
+                    .and_then(value_str)
+                    .ok_or_else(|| err(doc, path, "a role entry needs `role: NAME`"))?;
+                let mut params = Vars::new();
+                if let Some(Value::Object(v)) = m.get("vars") {
+                    params.extend(v.clone());
+                }
+                for (k, v) in m {
+                    if !["role", "name", "vars", "when", "tags"].contains(&k.as_str()) {
+                        params.insert(k.clone(), v.clone());
+                    }
+                }
+                let when = string_list(doc, &format!("{path}/when"), m.get("when"))?;
+                let tags = string_list(doc, &format!("{path}/tags"), m.get("tags"))?;
+                (name, params, when, tags)
+            }
+            other => return Err(err(doc, path, format!("a role entry is a name or a mapping, not {}", kind_of(other)))),
+        };
+        if let Some(i) = self.stack.iter().position(|r| r == &name) {
+            let mut cycle = self.stack[i..].to_vec();
+            cycle.push(name.clone());
+            return Err(err(doc, path, format!("recursive role dependency: {}", cycle.join(" -> "))));
+        }
+        let Some(dir) = self.find(&name) else {
+            let available = self.available();
+            let names: Vec<&str> = available.iter().map(String::as_str).collect();
+            return Err(err(doc, path, format!(
+                "role {name:?} not found{} in {}; roles available: {}",
+                suggest(&name, &names),
+                self.search.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                if names.is_empty() { "(none)".into() } else { names.join(", ") })));
+        };
+        self.stack.push(name.clone());
+        let result = self.load_dir(&name, &dir, params, when, tags, inherit, templates);
+        self.stack.pop();
+        result
+    }
+
+    fn available(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .search
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn load_dir(
+        &mut self,
+        name: &str,
+        dir: &Path,
+        params: Vars,
+        when: Vec<String>,
+        tags: Vec<String>,
+        inherit: &Inherit,
+        templates: &Templates,
+    ) -> Result<Vec<LoadedRole>, LoadError> {
+        let mut out = vec![];
+        if let Some(meta) = main_file(dir, "meta")? {
+            if let Some(deps) = meta.value.get("dependencies") {
+                let deps = deps.as_array().ok_or_else(|| err(&meta, "dependencies", "dependencies must be a list of roles"))?;
+                for (i, d) in deps.iter().enumerate() {
+                    out.extend(self.load_entry(&meta, &format!("dependencies/{i}"), d, inherit, templates)?);
+                }
+            }
+        }
+        let defaults = mapping_file(dir, "defaults")?;
+        let vars = mapping_file(dir, "vars")?;
+        let origin = Arc::new(Origin { role: Some(name.to_string()), dir: dir.to_path_buf() });
+        let mut child = inherit.clone();
+        child.when.extend(when);
+        child.tags.extend(tags);
+        child.vars.extend(params);
+        let tasks = match main_file(dir, "tasks")? {
+            Some(d) => parse_tasks(&d, "", &d.value, &origin, &child, self, templates)?,
+            None => vec![],
+        };
+        let handlers = match main_file(dir, "handlers")? {
+            Some(d) => parse_tasks(&d, "", &d.value, &origin, &Inherit::default(), self, templates)?,
+            None => vec![],
+        };
+        out.push(LoadedRole { defaults, vars, tasks, handlers });
+        Ok(out)
+    }
+}
+
+fn main_file(dir: &Path, part: &str) -> Result<Option<Doc>, LoadError> {
+    for name in ["main.yml", "main.yaml"] {
+        let p = dir.join(part).join(name);
+        if p.is_file() {
+            return Ok(Some(yaml::load_file(&p)?));
+        }
+    }
+    Ok(None)
+}
+
+fn mapping_file(dir: &Path, part: &str) -> Result<Vars, LoadError> {
+    match main_file(dir, part)? {
+        None => Ok(Vars::new()),
+        Some(d) => match d.value {
+            Value::Object(o) => Ok(o),
+            Value::Null => Ok(Vars::new()),
+            ref other => Err(err(&d, "", format!("{part}/main.yml must be a mapping of variables, not {}", kind_of(other)))),
+        },
+    }
+}
