@@ -431,6 +431,9 @@ impl PlayRt<'_> {
                     Ok(changed) if o.status != Status::Failed && o.status != Status::Skipped => {
                         o.status = if changed { Status::Changed } else { Status::Ok };
                         o.result.insert("changed".into(), changed.into());
+                        if !changed {
+                            o.changes.clear();
+                        }
                     }
                     Ok(_) => {}
                     Err(msg) => return Outcome::failed(msg),

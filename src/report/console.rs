@@ -39,7 +39,7 @@ impl Console {
     }
 
     fn header(&self, kind: &str, name: &str) {
-        let text = format!("{kind} [{name}] ");
+        let text = if name.is_empty() { format!("{kind} ") } else { format!("{kind} [{name}] ") };
         let width = 79usize.saturating_sub(text.len()).max(3);
         self.line(&format!("\n{text}{}", "*".repeat(width)));
     }
