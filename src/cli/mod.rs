@@ -1,6 +1,8 @@
 //! Command line: clap arguments, turned into run options; errors become exit codes.
 
 mod converge;
+mod drift;
+mod http;
 mod exit;
 mod extra_vars;
 mod inventory_cmd;
@@ -21,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Converge hosts to a playbook (ansible-playbook's flags).
     Converge(RunArgs),
+    /// Check for drift: converge --check --diff, with exit codes, metrics and reports.
+    Drift(drift::DriftArgs),
     /// Show the inventory: --list, --graph or --host NAME.
     Inventory(inventory_cmd::InventoryArgs),
 }
@@ -100,6 +104,7 @@ pub fn main() -> i32 {
     let exit = rt.block_on(async {
         match cli.command {
             Command::Converge(args) => converge::run(args).await,
+            Command::Drift(args) => drift::run(args).await,
             Command::Inventory(args) => inventory_cmd::run(args),
         }
     });

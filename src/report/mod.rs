@@ -1,9 +1,11 @@
 //! What a run tells the operator, as data: events that a console printer, a JSON
 //! stream, a drift report and metrics all read.
 
+pub mod collect;
 pub mod console;
 pub mod diff;
 pub mod json;
+pub mod metrics;
 
 use crate::modules::Change;
 use serde::Serialize;
