@@ -38,6 +38,7 @@ registry! {
     "shell" => commands::shell::Shell, free_form = true;
     "copy" => files::copy::Copy;
     "template" => files::template::Template;
+    "slurp" => files::slurp::Slurp;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;

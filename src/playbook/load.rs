@@ -40,6 +40,7 @@ const PLAY_KEYS: &[&str] = &[
 ];
 
 pub(super) const TASK_KEYS: &[&str] = &[
+    "import_role", "include_role", "import_tasks", "include_tasks",
     "name", "when", "loop", "with_items", "with_list", "loop_control", "register", "notify",
     "listen", "tags", "changed_when", "failed_when", "ignore_errors", "become", "become_user",
     "delegate_to", "run_once", "check_mode", "no_log", "retries", "delay", "until", "vars",
@@ -294,6 +295,10 @@ pub(super) fn parse_tasks(
             out.extend(parse_tasks(&sub, "", &sub.value, origin, inherit, roles, templates)?);
             continue;
         }
+        if let Some(spec) = m.get("import_role").or_else(|| m.get("include_role")) {
+            out.extend(roles.import_role(doc, &tpath, spec, m, inherit, templates)?);
+            continue;
+        }
         out.push(Arc::new(parse_task(doc, &tpath, m, origin, inherit, roles, templates)?));
     }
     Ok(out)
@@ -412,7 +417,7 @@ fn parse_task(
 }
 
 /// `when:` and friends: a string, a list of strings, or a literal boolean.
-fn conditions(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vec<String>, LoadError> {
+pub(super) fn conditions(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vec<String>, LoadError> {
     match v {
         Some(Value::Bool(b)) => Ok(vec![b.to_string()]),
         other => Ok(string_list(doc, path, other)?

@@ -1,7 +1,7 @@
 //! Roles: tasks/, handlers/, defaults/, vars/, meta/ dependencies, found on the role
 //! search path (beside the playbook, the repository's `roles/`, the working folder's).
 
-use super::load::{err, kind_of, parse_tasks, role_dir_candidates, string_list, suggest, Inherit, LoadError};
+use super::load::{conditions, err, kind_of, parse_tasks, role_dir_candidates, string_list, suggest, Inherit, LoadError};
 use super::{value_str, Origin, Task};
 use crate::modules::Vars;
 use crate::template::Templates;
@@ -86,6 +86,43 @@ impl RoleLoader {
         let result = self.load_dir(&name, &dir, params, when, tags, inherit, templates);
         self.stack.pop();
         result
+    }
+
+    /// `import_role` / `include_role` as a task: the role's tasks (or `tasks_from`)
+    /// in place, with its defaults and vars under the caller's `vars`. Loaded
+    /// statically, like import_role.
+    pub fn import_role(
+        &mut self,
+        doc: &Doc,
+        path: &str,
+        spec: &Value,
+        task: &serde_json::Map<String, Value>,
+        inherit: &Inherit,
+        templates: &Templates,
+    ) -> Result<Vec<Arc<Task>>, LoadError> {
+        let spec = spec.as_object().ok_or_else(|| err(doc, path, "import_role takes a mapping: {name: ROLE, tasks_from: FILE}"))?;
+        let name = spec.get("name").and_then(value_str).ok_or_else(|| err(doc, path, "import_role needs `name:`"))?;
+        let tasks_from = spec.get("tasks_from").and_then(value_str).unwrap_or_else(|| "main".into());
+        let Some(dir) = self.find(&name) else {
+            return Err(err(doc, path, format!("role {name:?} not found in {}", self.search.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))));
+        };
+        let mut child = inherit.clone();
+        child.vars = mapping_file(&dir, "defaults")?;
+        child.vars.extend(mapping_file(&dir, "vars")?);
+        child.vars.extend(inherit.vars.clone());
+        if let Some(Value::Object(v)) = task.get("vars") {
+            child.vars.extend(v.clone());
+        }
+        child.when.extend(conditions(doc, &format!("{path}/when"), task.get("when"))?);
+        child.tags.extend(string_list(doc, &format!("{path}/tags"), task.get("tags"))?);
+        let file = ["yml", "yaml"]
+            .iter()
+            .map(|e| dir.join("tasks").join(format!("{tasks_from}.{e}")))
+            .find(|p| p.is_file())
+            .ok_or_else(|| err(doc, path, format!("role {name:?} has no tasks/{tasks_from}.yml")))?;
+        let sub = yaml::load_file(&file)?;
+        let origin = Arc::new(Origin { role: Some(name), dir });
+        parse_tasks(&sub, "", &sub.value, &origin, &child, self, templates)
     }
 
     fn available(&self) -> Vec<String> {

@@ -1,4 +1,5 @@
 pub mod copy;
+pub mod slurp;
 pub mod template;
 
 use super::args::Mode;
