@@ -65,6 +65,17 @@ pub fn load(source: &str) -> Result<Inventory, InventoryError> {
         }
     }
     resolve_vars(&mut inv, &group_files, &host_files);
+    // Ansible's inventory_dir / inventory_file, beneath everything the inventory sets.
+    let dir = vars_dir.map(|d| std::fs::canonicalize(&d).unwrap_or(d));
+    for host in inv.hosts.values_mut() {
+        let mut v = Vars::new();
+        if let Some(d) = &dir {
+            v.insert("inventory_dir".into(), d.display().to_string().into());
+        }
+        v.insert("inventory_file".into(), source.into());
+        v.extend(std::mem::take(&mut host.vars));
+        host.vars = v;
+    }
     Ok(inv)
 }
 

@@ -292,7 +292,14 @@ pub(super) fn parse_tasks(
             let name = value_str(file).ok_or_else(|| err(doc, &tpath, "import_tasks takes a file name"))?;
             let base = if origin.role.is_some() { origin.dir.join("tasks") } else { origin.dir.clone() };
             let sub = yaml::load_file(&base.join(&name))?;
-            out.extend(parse_tasks(&sub, "", &sub.value, origin, inherit, roles, templates)?);
+            // Conditions and tags on the import apply to every task it brings in.
+            let mut child = inherit.clone();
+            child.when.extend(conditions(doc, &format!("{tpath}/when"), m.get("when"))?);
+            child.tags.extend(string_list(doc, &format!("{tpath}/tags"), m.get("tags"))?);
+            if let Some(Value::Object(v)) = m.get("vars") {
+                child.vars.extend(v.clone());
+            }
+            out.extend(parse_tasks(&sub, "", &sub.value, origin, &child, roles, templates)?);
             continue;
         }
         if let Some(spec) = m.get("import_role").or_else(|| m.get("include_role")) {
