@@ -2,6 +2,7 @@
 //! `group_vars/` and `host_vars/`, and from the infrastructure layer's Terraform outputs.
 
 mod pattern;
+pub mod terraform;
 mod tfsource;
 mod yamlinv;
 
