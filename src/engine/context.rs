@@ -32,7 +32,13 @@ impl Object for HostVars {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.inventory.hosts.keys().map(|k| JValue::from(k.as_str())).collect())
+        Enumerator::Values(
+            self.inventory
+                .hosts
+                .keys()
+                .map(|k| JValue::from(k.as_str()))
+                .collect(),
+        )
     }
 }
 

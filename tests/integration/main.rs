@@ -1,5 +1,9 @@
 //! One integration test binary: real OpenSSH daemons on loopback, real Terraform
 //! output, real etcd. Modules are grouped by what they prove.
 
+mod support;
+
+mod converge;
 mod terraform_errors;
 mod terraform_source;
+mod transport_ssh;
