@@ -29,7 +29,7 @@ pub enum Command {
     /// Converge hosts to a playbook (ansible-playbook's flags).
     Converge(RunArgs),
     /// Check for drift: converge --check --diff, with exit codes, metrics and reports.
-    Drift(drift::DriftArgs),
+    Drift(Box<drift::DriftArgs>),
     /// Show the inventory: --list, --graph or --host NAME.
     Inventory(inventory_cmd::InventoryArgs),
     /// Local test hosts: OpenSSH daemons on loopback.
@@ -115,7 +115,7 @@ pub fn main() -> i32 {
     let exit = rt.block_on(async {
         match cli.command {
             Command::Converge(args) => converge::run(args).await,
-            Command::Drift(args) => drift::run(args).await,
+            Command::Drift(args) => drift::run(*args).await,
             Command::Inventory(args) => inventory_cmd::run(args),
             Command::Lab(args) => lab_cmd::run(args),
         }

@@ -175,7 +175,7 @@ impl PlayRt<'_> {
                 None => rolling && failed == batch.len(),
             };
             let rescued_stop =
-                rolling && rollout.rolled_back.len() > 0 && self.play.any_errors_fatal;
+                rolling && !rollout.rolled_back.is_empty() && self.play.any_errors_fatal;
             if aborted || over_budget || rescued_stop || (self.play.any_errors_fatal && failed > 0)
             {
                 let untouched: Vec<String> = hosts[done..].to_vec();

@@ -4,7 +4,7 @@
 use super::apply::{run_steps, StepFailure};
 use super::batch;
 use super::conn::{endpoint, Endpoint};
-use super::context::{to_context, Layers};
+use super::context::{resolve, to_context, Layers};
 use super::controller::TaskController;
 use super::play::PlayRt;
 use crate::modules::args::{to_bool, truthy};
@@ -116,6 +116,15 @@ impl PlayRt<'_> {
         .merge()
     }
 
+    /// The template context for these variables, templated values rendered first.
+    pub fn ctx(&self, vars: &Vars) -> minijinja::Value {
+        to_context(
+            &resolve(vars, self.templates, &self.hostvars, &self.groups),
+            &self.hostvars,
+            &self.groups,
+        )
+    }
+
     fn eval(&self, expr: &str, ctx: &minijinja::Value) -> Result<bool, String> {
         self.templates
             .eval_expr(expr, ctx)
@@ -195,7 +204,7 @@ impl PlayRt<'_> {
             return End::Ok;
         };
         let mut vars = self.task_vars(&hs.name, task);
-        let ctx = to_context(&vars, &self.hostvars, &self.groups);
+        let ctx = self.ctx(&vars);
         let items = match &task.loop_items {
             None => None,
             Some(raw) => match self.loop_items(raw, &ctx) {
@@ -236,7 +245,7 @@ impl PlayRt<'_> {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let ictx = to_context(&vars, &self.hostvars, &self.groups);
+            let ictx = self.ctx(&vars);
             let o = match self.eval_all(&task.when, &ictx) {
                 Ok(false) => {
                     let mut r = Vars::new();
@@ -473,7 +482,7 @@ impl PlayRt<'_> {
                 v.insert(r.clone(), Value::Object(o.result.clone()));
             }
             v.extend(o.result.clone());
-            let ctx = to_context(&v, &self.hostvars, &self.groups);
+            let ctx = self.ctx(&v);
             match self.eval_all(until, &ctx) {
                 Ok(true) => return o,
                 Ok(false) if attempt < attempts => {
@@ -546,7 +555,7 @@ impl PlayRt<'_> {
         raw_args: &Value,
         vars: &Vars,
     ) -> Outcome {
-        let ctx = to_context(vars, &self.hostvars, &self.groups);
+        let ctx = self.ctx(vars);
         let args = match self.templates.render_value(raw_args, &ctx) {
             Ok(a) => strip_omit(a),
             Err(e) => return Outcome::failed(format!("{}: {e}", task.loc)),
@@ -581,7 +590,7 @@ impl PlayRt<'_> {
             if let Some(r) = &task.register {
                 v.insert(r.clone(), Value::Object(o.result.clone()));
             }
-            let rctx = to_context(&v, &self.hostvars, &self.groups);
+            let rctx = self.ctx(&v);
             if let Some(c) = &task.changed_when {
                 match self.eval_all(c, &rctx) {
                     Ok(changed) if o.status != Status::Failed && o.status != Status::Skipped => {
@@ -864,7 +873,7 @@ impl PlayRt<'_> {
                 if task.delegate_to.is_none() && self.selected_by_tags(task) =>
             {
                 let mut vars = self.task_vars(host, task);
-                let ctx = to_context(&vars, &self.hostvars, &self.groups);
+                let ctx = self.ctx(&vars);
                 if self.eval_all(&task.when, &ctx).ok() == Some(false) && task.loop_items.is_none()
                 {
                     return;
@@ -881,7 +890,7 @@ impl PlayRt<'_> {
                     if let Some(i) = item {
                         vars.insert(task.loop_var.clone(), i);
                     }
-                    let ictx = to_context(&vars, &self.hostvars, &self.groups);
+                    let ictx = self.ctx(&vars);
                     let Ok(a) = self.templates.render_value(args, &ictx) else {
                         continue;
                     };
@@ -930,7 +939,7 @@ impl PlayRt<'_> {
         if cmds.is_empty() {
             return Ok(());
         }
-        let ctx = to_context(&self.task_vars(host, first), &self.hostvars, &self.groups);
+        let ctx = self.ctx(&self.task_vars(host, first));
         let (target, ep) = self
             .target(
                 host,

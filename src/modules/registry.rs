@@ -31,7 +31,7 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, logic};
+use super::{commands, files, logic, pki};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
@@ -39,6 +39,10 @@ registry! {
     "copy" => files::copy::Copy;
     "template" => files::template::Template;
     "slurp" => files::slurp::Slurp;
+    "x509_ca" => pki::x509_ca::X509Ca;
+    "x509_cert" => pki::x509_cert::X509Cert;
+    "x509_keypair" => pki::x509_keypair::X509Keypair;
+    "kubeconfig" => pki::kubeconfig::Kubeconfig;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;

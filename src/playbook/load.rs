@@ -93,6 +93,9 @@ pub(super) const TASK_KEYS: &[&str] = &[
 ];
 
 pub fn load_playbook(path: &Path, templates: &Templates) -> Result<Playbook, LoadError> {
+    // playbook_dir and role lookups need a real folder, whatever the working directory.
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = abs.as_path();
     let doc = yaml::load_file(path)?;
     let plays = match &doc.value {
         Value::Array(items) => items,
@@ -714,27 +717,28 @@ fn module_kind(
         };
         return Err(err(doc, &format!("{path}/{k}"), msg));
     }
-    let key =
-        match known.as_slice() {
-            [k] => k.as_str(),
-            [] => {
-                return Err(err(
-                    doc,
-                    path,
-                    format!(
-                        "this task names no module; modules available: {}",
-                        modules::module_names().join(", ")
-                    ),
-                ))
-            }
-            [a, b, ..] => return Err(err(
+    let key = match known.as_slice() {
+        [k] => k.as_str(),
+        [] => {
+            return Err(err(
+                doc,
+                path,
+                format!(
+                    "this task names no module; modules available: {}",
+                    modules::module_names().join(", ")
+                ),
+            ))
+        }
+        [a, b, ..] => {
+            return Err(err(
                 doc,
                 &format!("{path}/{b}"),
                 format!(
                     "a task runs one module, but this one names {a:?} and {b:?}; split it in two"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let mpath = format!("{path}/{key}");
     let raw = m.get(key).cloned().unwrap_or(Value::Null);
     if key == "meta" || key.ends_with(".meta") {

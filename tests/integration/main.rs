@@ -4,6 +4,8 @@
 mod support;
 
 mod converge;
+mod pki_etcd;
+mod pki_playbook;
 mod terraform_errors;
 mod terraform_source;
 mod transport_ssh;
