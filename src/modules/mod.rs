@@ -9,8 +9,12 @@ mod registry;
 pub mod commands;
 pub mod facts;
 pub mod files;
+pub mod kubernetes;
 pub mod logic;
+pub mod packages;
 pub mod pki;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use registry::{lookup, module_names, ModuleDef};
 

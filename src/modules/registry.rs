@@ -31,7 +31,7 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, logic, pki};
+use super::{commands, files, kubernetes, logic, packages, pki};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
@@ -43,6 +43,10 @@ registry! {
     "x509_cert" => pki::x509_cert::X509Cert;
     "x509_keypair" => pki::x509_keypair::X509Keypair;
     "kubeconfig" => pki::kubeconfig::Kubeconfig;
+    "apt" | "package" => packages::apt::Apt;
+    "dpkg_selections" => packages::dpkg_selections::DpkgSelections;
+    "systemd_dropin" => kubernetes::systemd_dropin::SystemdDropin;
+    "static_pod" => kubernetes::static_pod::StaticPod;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;

@@ -686,7 +686,7 @@ fn strip_braces(c: &str) -> String {
 fn check_expr(doc: &Doc, path: &str, expr: &str, templates: &Templates) -> Result<(), LoadError> {
     templates
         .check_syntax(&format!("{{{{ {expr} }}}}"))
-        .map_err(|e| err(doc, path, format!("invalid expression {expr:?}: {}", e.msg)))
+        .map_err(|e| err(doc, path, format!("invalid expression {expr:?}: {}", e.message)))
 }
 
 fn module_kind(
@@ -884,7 +884,7 @@ fn check_templates(
     match v {
         Value::String(s) => templates
             .check_syntax(s)
-            .map_err(|e| err(doc, path, format!("template error: {}", e.msg))),
+            .map_err(|e| err(doc, path, format!("template error: {}", e.message))),
         Value::Array(a) => a
             .iter()
             .enumerate()
