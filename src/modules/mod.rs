@@ -11,6 +11,9 @@ pub mod facts;
 pub mod files;
 pub mod logic;
 
+#[cfg(test)]
+pub(crate) mod testutil;
+
 pub use registry::{lookup, module_names, ModuleDef};
 
 use crate::secret::Secret;

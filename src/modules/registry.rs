@@ -37,6 +37,8 @@ registry! {
     "command" => commands::command::Command, free_form = true;
     "shell" => commands::shell::Shell, free_form = true;
     "copy" => files::copy::Copy;
+    "file" => files::file::File;
+    "lineinfile" => files::lineinfile::LineInFile;
     "template" => files::template::Template;
     "slurp" => files::slurp::Slurp;
     "debug" => logic::debug::Debug;
