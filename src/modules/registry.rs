@@ -41,6 +41,7 @@ registry! {
     "lineinfile" => files::lineinfile::LineInFile;
     "template" => files::template::Template;
     "slurp" => files::slurp::Slurp;
+    "stat" => files::stat::Stat;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;

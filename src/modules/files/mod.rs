@@ -2,6 +2,7 @@ pub mod copy;
 pub mod file;
 pub mod lineinfile;
 pub mod slurp;
+pub mod stat;
 pub mod template;
 
 use super::args::Mode;
