@@ -31,7 +31,7 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, logic};
+use super::{commands, files, logic, services};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
@@ -42,6 +42,7 @@ registry! {
     "template" => files::template::Template;
     "slurp" => files::slurp::Slurp;
     "stat" => files::stat::Stat;
+    "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;
