@@ -10,6 +10,7 @@ pub mod commands;
 pub mod facts;
 pub mod files;
 pub mod logic;
+pub mod net;
 pub mod services;
 
 #[cfg(test)]

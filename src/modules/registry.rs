@@ -31,7 +31,7 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, logic, services};
+use super::{commands, files, logic, net, services};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
@@ -43,6 +43,7 @@ registry! {
     "slurp" => files::slurp::Slurp;
     "stat" => files::stat::Stat;
     "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
+    "wait_for" => net::wait_for::WaitFor;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;
