@@ -44,6 +44,7 @@ registry! {
     "stat" => files::stat::Stat;
     "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
     "wait_for" => net::wait_for::WaitFor;
+    "uri" => net::uri::Uri;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;
