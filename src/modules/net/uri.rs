@@ -942,7 +942,7 @@ mod tests {
                 stdout: o.stdout,
                 stderr: o.stderr,
             };
-            let r = m.finish(&[o.clone()]).unwrap();
+            let r = m.finish(std::slice::from_ref(&o)).unwrap();
             assert_eq!(r["status"], 201, "{tool}: {r:?} {o:?}");
             assert_eq!(
                 r["json"]["echo"],
