@@ -614,11 +614,12 @@ impl Uri {
 impl Module for Uri {
     fn probe(&self, _ctx: &Ctx) -> ModResult<Vec<Cmd>> {
         self.check_args()?;
-        let mut cmds = guard_probes(&self.creates, &self.removes);
-        if self.reads_only() {
-            cmds.push(self.request(false)?.0);
+        let guards = guard_probes(&self.creates, &self.removes);
+        // With `creates`/`removes`, the request waits for their answer (`More`).
+        if self.reads_only() && guards.is_empty() {
+            return Ok(vec![self.request(false)?.0]);
         }
-        Ok(cmds)
+        Ok(guards)
     }
 
     fn plan(&self, _ctx: &Ctx, probed: &[Output]) -> ModResult<Planned> {
@@ -627,7 +628,11 @@ impl Module for Uri {
             return Ok(Planned::Done(skip));
         }
         if self.reads_only() {
-            let out = probed.last().expect("the request ran as the probe");
+            let guards = usize::from(self.creates.is_some()) + usize::from(self.removes.is_some());
+            if probed.len() == guards {
+                return Ok(Planned::More(vec![self.request(false)?.0]));
+            }
+            let out = probed.last().expect("the request ran as a probe");
             let mut plan = Plan::ok();
             plan.data = self.result(out)?;
             return Ok(Planned::Done(plan));
@@ -791,6 +796,19 @@ mod tests {
             bad["msg"],
             "Status code was 500 and not [201]: HTTP Error 500: Internal Server Error"
         );
+    }
+
+    #[test]
+    fn creates_skips_the_request() {
+        let m = uri(json!({"url": "http://127.0.0.1:8000/x", "creates": "/etc/done"}));
+        assert_eq!(probe(&m).unwrap().len(), 1, "only the guard");
+        let p = done(&m, &[out("yes\n")]);
+        assert_eq!(p.data["msg"], "skipped, since /etc/done exists");
+        assert!(
+            matches!(crate::modules::testutil::plan(&m, false, &[out("no\n")]), Ok(Planned::More(c)) if c.len() == 1)
+        );
+        let p = done(&m, &[out("no\n"), protocol("curl", 0, JSON_OK, "{}")]);
+        assert_eq!(p.data["status"], 200);
     }
 
     #[test]
