@@ -10,7 +10,7 @@ export WINDLASS_PYTHON="$here/.venv/bin/python"
 export WINDLASS_REAL_TERRAFORM="$here/.venv/bin/python"
 cargo build --release --bins
 cargo test --release --lib --bins
-cargo test --release --test integration -- --test-threads=2
+cargo test --release --test integration --test transport_ssh_agent -- --test-threads=2
 if [ "${WINDLASS_LAB_TESTS:-1}" = 1 ]; then
   cargo test --release --test lab -- --test-threads=1 --nocapture
 fi

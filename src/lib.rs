@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod engine;
 pub mod inventory;
+pub mod lab;
 pub mod modules;
 pub mod playbook;
 pub mod report;

@@ -209,7 +209,10 @@ impl Builder<'_> {
             if let Some(first) = key_pos.get(&key) {
                 return Err(self.err(
                     &km,
-                    format!("duplicate key {key:?} (first defined at line {}); remove one of them", first.line),
+                    format!(
+                        "duplicate key {key:?} (first defined at line {}); remove one of them",
+                        first.line
+                    ),
                 ));
             }
             // A key's position is where the key stands, which is what a reader looks for.
@@ -237,7 +240,10 @@ fn scalar(text: &str, style: TScalarStyle, tag: Option<&str>) -> Result<Value, S
     match tag {
         Some("str") | Some("unsafe") => return Ok(Value::String(text.into())),
         Some("vault") => {
-            return Err("!vault values are not supported; pass secrets with -e @file or the environment".into())
+            return Err(
+                "!vault values are not supported; pass secrets with -e @file or the environment"
+                    .into(),
+            )
         }
         _ => {}
     }
@@ -271,7 +277,9 @@ fn number(t: &str) -> Option<Value> {
     if let Some(i) = int {
         return Some(Value::Number(Number::from(if negative { -i } else { i })));
     }
-    let looks_float = digits.bytes().all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b))
+    let looks_float = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b))
         && digits.bytes().any(|b| b.is_ascii_digit())
         && digits.contains(['.', 'e', 'E'])
         && !digits.contains("..");

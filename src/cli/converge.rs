@@ -20,7 +20,8 @@ pub struct Loaded {
 pub fn load(args: &RunArgs) -> Result<Loaded, String> {
     let templates = Templates::new();
     let inventory = inventory::load(&args.inventory).map_err(|e| e.to_string())?;
-    let playbook = playbook::load_playbook(&args.playbook, &templates).map_err(|e| e.to_string())?;
+    let playbook =
+        playbook::load_playbook(&args.playbook, &templates).map_err(|e| e.to_string())?;
     let extra = extra_vars::parse(&args.extra_vars)?;
     // Patterns are checked now, so a typo stops the run before any connection.
     if let Some(l) = &args.limit {
@@ -44,9 +45,15 @@ pub fn load(args: &RunArgs) -> Result<Loaded, String> {
             accept_new_host_keys: args.accept_new_host_keys,
             connect_timeout: Duration::from_secs(args.connect_timeout.max(1)),
         },
-        command_timeout: (args.command_timeout > 0).then(|| Duration::from_secs(args.command_timeout)),
+        command_timeout: (args.command_timeout > 0)
+            .then(|| Duration::from_secs(args.command_timeout)),
     };
-    Ok(Loaded { inventory: Arc::new(inventory), playbook, options, templates })
+    Ok(Loaded {
+        inventory: Arc::new(inventory),
+        playbook,
+        options,
+        templates,
+    })
 }
 
 pub fn reporter(args: &RunArgs) -> Box<dyn Reporter> {
@@ -101,7 +108,14 @@ pub async fn run(args: RunArgs) -> Exit {
 /// Run, stopping cleanly on Ctrl-C: the running commands' channels close, their
 /// atomic writes leave the old file in place, and the code says "interrupted".
 pub async fn run_loaded(loaded: &Loaded, reporter: &dyn Reporter, pool: &Pool) -> Summary {
-    let run = engine::run_playbook(&loaded.playbook, loaded.inventory.clone(), &loaded.options, &loaded.templates, reporter, pool);
+    let run = engine::run_playbook(
+        &loaded.playbook,
+        loaded.inventory.clone(),
+        &loaded.options,
+        &loaded.templates,
+        reporter,
+        pool,
+    );
     tokio::select! {
         r = run => match r {
             Ok(s) => s,
@@ -142,14 +156,22 @@ fn print_tasks(tasks: &[Arc<playbook::Task>], indent: usize) {
     for t in tasks {
         match &t.kind {
             TaskKind::FlushHandlers => {}
-            TaskKind::Block { block, rescue, always } => {
+            TaskKind::Block {
+                block,
+                rescue,
+                always,
+            } => {
                 println!("{:indent$}{}", "", t.name);
                 print_tasks(block, indent + 2);
                 print_tasks(rescue, indent + 2);
                 print_tasks(always, indent + 2);
             }
             TaskKind::Module { .. } => {
-                let tags = if t.tags.is_empty() { String::new() } else { format!("  TAGS: [{}]", t.tags.join(", ")) };
+                let tags = if t.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  TAGS: [{}]", t.tags.join(", "))
+                };
                 println!("{:indent$}{}{tags}", "", t.name);
             }
         }

@@ -51,8 +51,13 @@ pub fn exit_for(s: &Summary, run: &DriftRun) -> Exit {
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| format!("interval {s:?}: expected a number with s, m or h (e.g. 30s, 5m)"))?;
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("interval {s:?}: expected a number with s, m or h (e.g. 30s, 5m)"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60.0,
@@ -72,9 +77,17 @@ fn prepare(args: &DriftArgs) -> Result<Loaded, String> {
     converge::load(&run)
 }
 
-async fn one_run(args: &DriftArgs, pool: &Pool, runs_total: u64, console: &dyn Reporter) -> (Exit, DriftRun) {
+async fn one_run(
+    args: &DriftArgs,
+    pool: &Pool,
+    runs_total: u64,
+    console: &dyn Reporter,
+) -> (Exit, DriftRun) {
     let started = Instant::now();
-    let mut run = DriftRun { runs_total, ..Default::default() };
+    let mut run = DriftRun {
+        runs_total,
+        ..Default::default()
+    };
     let loaded = match prepare(args) {
         Ok(l) => l,
         Err(e) => {
@@ -125,12 +138,16 @@ fn selected_hosts(l: &Loaded) -> Vec<String> {
 }
 
 fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn write_outputs(args: &DriftArgs, run: &DriftRun) -> Result<(), String> {
     if let Some(p) = &args.metrics_file {
-        metrics::write_atomic(p, &metrics::render(run)).map_err(|e| format!("cannot write metrics to {}: {e}", p.display()))?;
+        metrics::write_atomic(p, &metrics::render(run))
+            .map_err(|e| format!("cannot write metrics to {}: {e}", p.display()))?;
     }
     if !args.report.is_empty() {
         let (format, path) = (&args.report[0], PathBuf::from(&args.report[1]));
@@ -138,7 +155,8 @@ fn write_outputs(args: &DriftArgs, run: &DriftRun) -> Result<(), String> {
             return Err(format!("--report takes json, not {format:?}"));
         }
         let text = serde_json::to_string_pretty(&report_json(run)).expect("report serializes");
-        metrics::write_atomic(&path, &text).map_err(|e| format!("cannot write report to {}: {e}", path.display()))?;
+        metrics::write_atomic(&path, &text)
+            .map_err(|e| format!("cannot write report to {}: {e}", path.display()))?;
     }
     Ok(())
 }
@@ -165,7 +183,10 @@ pub fn report_json(run: &DriftRun) -> serde_json::Value {
 }
 
 pub async fn run(args: DriftArgs) -> Exit {
-    let console: Box<dyn Reporter> = converge::reporter(&RunArgs { diff: true, ..args.run.clone() });
+    let console: Box<dyn Reporter> = converge::reporter(&RunArgs {
+        diff: true,
+        ..args.run.clone()
+    });
     let pool = Pool::default();
     let Some(addr) = args.serve.clone() else {
         let (exit, run) = one_run(&args, &pool, 1, console.as_ref()).await;
@@ -196,19 +217,38 @@ pub async fn run(args: DriftArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    eprintln!("serving /metrics and /healthz on http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or(addr));
+    eprintln!(
+        "serving /metrics and /healthz on http://{}",
+        listener.local_addr().map(|a| a.to_string()).unwrap_or(addr)
+    );
     let server = tokio::spawn(super::http::serve(listener, latest.clone()));
     let mut runs = 0u64;
     let quiet = Fanout(vec![]);
     loop {
         runs += 1;
-        let (_, run) = one_run(&args, &pool, runs, if args.run.verbose > 0 { console.as_ref() } else { &quiet }).await;
+        let (_, run) = one_run(
+            &args,
+            &pool,
+            runs,
+            if args.run.verbose > 0 {
+                console.as_ref()
+            } else {
+                &quiet
+            },
+        )
+        .await;
         *latest.lock().expect("metrics lock") = metrics::render(&run);
         if let Err(e) = write_outputs(&args, &run) {
             eprintln!("ERROR: {e}");
         }
-        eprintln!("drift run {runs}: {} hosts, {} drifted, {} unreachable, {} failed, {:.1}s",
-            run.hosts.len(), run.drifted().len(), run.unreachable.len(), run.failed.len(), run.duration_seconds);
+        eprintln!(
+            "drift run {runs}: {} hosts, {} drifted, {} unreachable, {} failed, {:.1}s",
+            run.hosts.len(),
+            run.drifted().len(),
+            run.unreachable.len(),
+            run.failed.len(),
+            run.duration_seconds
+        );
         if args.max_runs.is_some_and(|m| runs >= m) {
             break;
         }

@@ -14,7 +14,11 @@ pub fn parse(items: &[String]) -> Result<Vars, String> {
             match doc.value {
                 Value::Object(m) => vars.extend(m),
                 Value::Null => {}
-                _ => return Err(format!("{file}: extra vars file must be a mapping of variables")),
+                _ => {
+                    return Err(format!(
+                        "{file}: extra vars file must be a mapping of variables"
+                    ))
+                }
             }
         } else if item.starts_with('{') {
             let doc = yaml::parse(item, Path::new("<-e>")).map_err(|e| e.to_string())?;
@@ -23,10 +27,12 @@ pub fn parse(items: &[String]) -> Result<Vars, String> {
                 _ => return Err(format!("-e {item:?}: expected a mapping")),
             }
         } else {
-            for word in shlex::split(item).ok_or_else(|| format!("-e {item:?}: unbalanced quotes"))? {
-                let (k, v) = word
-                    .split_once('=')
-                    .ok_or_else(|| format!("-e {word:?}: expected key=value, a {{...}} mapping, or @file.yml"))?;
+            for word in
+                shlex::split(item).ok_or_else(|| format!("-e {item:?}: unbalanced quotes"))?
+            {
+                let (k, v) = word.split_once('=').ok_or_else(|| {
+                    format!("-e {word:?}: expected key=value, a {{...}} mapping, or @file.yml")
+                })?;
                 // Like Ansible, key=value extra vars are strings.
                 vars.insert(k.to_string(), Value::String(v.to_string()));
             }

@@ -28,7 +28,11 @@ pub fn run(args: InventoryArgs) -> Exit {
     if let Some(h) = &args.host {
         return match inv.hosts.get(h) {
             Some(host) => {
-                println!("{}", serde_json::to_string_pretty(&Value::Object(host.vars.clone())).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&Value::Object(host.vars.clone()))
+                        .unwrap_or_default()
+                );
                 Exit::Ok
             }
             None => {
@@ -41,13 +45,20 @@ pub fn run(args: InventoryArgs) -> Exit {
         print!("{}", graph(&inv, "all", 0));
         return Exit::Ok;
     }
-    println!("{}", serde_json::to_string_pretty(&list(&inv)).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&list(&inv)).unwrap_or_default()
+    );
     Exit::Ok
 }
 
 pub fn list(inv: &Inventory) -> Value {
     let mut out = Map::new();
-    let hostvars: Map<String, Value> = inv.hosts.iter().map(|(n, h)| (n.clone(), Value::Object(h.vars.clone()))).collect();
+    let hostvars: Map<String, Value> = inv
+        .hosts
+        .iter()
+        .map(|(n, h)| (n.clone(), Value::Object(h.vars.clone())))
+        .collect();
     out.insert("_meta".into(), json!({ "hostvars": hostvars }));
     for (name, g) in &inv.groups {
         let mut e = Map::new();

@@ -2,10 +2,11 @@
 
 mod converge;
 mod drift;
-mod http;
 mod exit;
 mod extra_vars;
+mod http;
 mod inventory_cmd;
+mod lab_cmd;
 
 pub use exit::Exit;
 
@@ -13,7 +14,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "windlass", version, about = "Agentless configuration management for the Kubernetes layer")]
+#[command(
+    name = "windlass",
+    version,
+    about = "Agentless configuration management for the Kubernetes layer"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -24,9 +29,11 @@ pub enum Command {
     /// Converge hosts to a playbook (ansible-playbook's flags).
     Converge(RunArgs),
     /// Check for drift: converge --check --diff, with exit codes, metrics and reports.
-    Drift(drift::DriftArgs),
+    Drift(Box<drift::DriftArgs>),
     /// Show the inventory: --list, --graph or --host NAME.
     Inventory(inventory_cmd::InventoryArgs),
+    /// Local test hosts: OpenSSH daemons on loopback.
+    Lab(lab_cmd::LabArgs),
 }
 
 /// Flags shared by converge and drift, named as in ansible-playbook.
@@ -94,7 +101,11 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::Usage.code() } else { 0 };
+            return if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                0
+            };
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -104,8 +115,9 @@ pub fn main() -> i32 {
     let exit = rt.block_on(async {
         match cli.command {
             Command::Converge(args) => converge::run(args).await,
-            Command::Drift(args) => drift::run(args).await,
+            Command::Drift(args) => drift::run(*args).await,
             Command::Inventory(args) => inventory_cmd::run(args),
+            Command::Lab(args) => lab_cmd::run(args),
         }
     });
     exit.code()

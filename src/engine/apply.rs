@@ -11,7 +11,11 @@ pub fn write_cmd(w: &FileWrite) -> Cmd {
     let mode = w.mode.map(|m| format!("{m:04o}")).unwrap_or_default();
     let owner = match (&w.owner, &w.group) {
         (None, None) => String::new(),
-        (o, g) => format!("{}:{}", o.clone().unwrap_or_default(), g.clone().unwrap_or_default()),
+        (o, g) => format!(
+            "{}:{}",
+            o.clone().unwrap_or_default(),
+            g.clone().unwrap_or_default()
+        ),
     };
     let owner = owner.trim_end_matches(':').to_string();
     Cmd::script(
@@ -48,8 +52,18 @@ pub async fn run_steps(
     let mut outputs = vec![];
     for step in steps {
         match step {
-            Step::Exec { cmd, stdin, may_fail } => {
-                let out = conn.exec(&wrap(cmd.clone()), stdin.as_ref().map(|c| c.bytes()), timeout).await?;
+            Step::Exec {
+                cmd,
+                stdin,
+                may_fail,
+            } => {
+                let out = conn
+                    .exec(
+                        &wrap(cmd.clone()),
+                        stdin.as_ref().map(|c| c.bytes()),
+                        timeout,
+                    )
+                    .await?;
                 let ok = out.success() || *may_fail;
                 let rc = out.rc();
                 let stderr = out.stderr_str();
@@ -57,13 +71,19 @@ pub async fn run_steps(
                 if !ok {
                     let detail = stderr.trim();
                     return Ok(Err(StepFailure {
-                        msg: if detail.is_empty() { format!("non-zero return code {rc}") } else { format!("non-zero return code {rc}: {detail}") },
+                        msg: if detail.is_empty() {
+                            format!("non-zero return code {rc}")
+                        } else {
+                            format!("non-zero return code {rc}: {detail}")
+                        },
                         outputs,
                     }));
                 }
             }
             Step::Write(w) => {
-                let out = conn.exec(&wrap(write_cmd(w)), Some(w.content.bytes()), timeout).await?;
+                let out = conn
+                    .exec(&wrap(write_cmd(w)), Some(w.content.bytes()), timeout)
+                    .await?;
                 if !out.success() {
                     return Ok(Err(StepFailure {
                         msg: format!("cannot write {}: {}", w.path, out.stderr_str().trim()),
@@ -95,11 +115,16 @@ mod tests {
             backup: false,
         };
         let conn = Connection::Local(LocalConnection);
-        let r = run_steps(&conn, &[Step::Write(w)], &|c| c, None).await.unwrap();
+        let r = run_steps(&conn, &[Step::Write(w)], &|c| c, None)
+            .await
+            .unwrap();
         assert!(r.is_ok());
         assert_eq!(std::fs::read(&path).unwrap(), b"hello $(id)\n");
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
     }

@@ -9,7 +9,9 @@ pub fn script(cmds: &[Cmd]) -> Cmd {
     for (i, c) in cmds.iter().enumerate() {
         s.extend_from_slice(b"( ");
         s.extend_from_slice(c.as_bytes());
-        s.extend_from_slice(format!("\n) >\"$d/{i}\" 2>\"$d/{i}e\" </dev/null; echo $? >\"$d/{i}s\"\n").as_bytes());
+        s.extend_from_slice(
+            format!("\n) >\"$d/{i}\" 2>\"$d/{i}e\" </dev/null; echo $? >\"$d/{i}s\"\n").as_bytes(),
+        );
     }
     s.extend_from_slice(
         format!(
@@ -25,13 +27,16 @@ pub fn parse(n: usize, out: &Output) -> Result<Vec<Output>, String> {
     let mut rest = &out.stdout[..];
     let mut outs = Vec::with_capacity(n);
     for i in 0..n {
-        let nl = rest
-            .iter()
-            .position(|b| *b == b'\n')
-            .ok_or_else(|| format!("batched probe output ended early at command {i}: {}", out.stderr_str().trim()))?;
+        let nl = rest.iter().position(|b| *b == b'\n').ok_or_else(|| {
+            format!(
+                "batched probe output ended early at command {i}: {}",
+                out.stderr_str().trim()
+            )
+        })?;
         let header = String::from_utf8_lossy(&rest[..nl]).to_string();
         let mut parts = header.split_whitespace().map(|p| p.parse::<usize>());
-        let (Some(Ok(lo)), Some(Ok(le)), Some(Ok(st))) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(Ok(lo)), Some(Ok(le)), Some(Ok(st))) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(format!("batched probe output has a bad header {header:?}"));
         };
         rest = &rest[nl + 1..];
@@ -60,7 +65,10 @@ mod tests {
             Cmd::raw_shell("echo err >&2; exit 3"),
             Cmd::new("echo").arg("it's"),
         ];
-        let out = LocalConnection.exec(script(&cmds).as_bytes(), None).await.unwrap();
+        let out = LocalConnection
+            .exec(script(&cmds).as_bytes(), None)
+            .await
+            .unwrap();
         let outs = parse(3, &out).unwrap();
         assert_eq!(outs[0].stdout, b"a\0b");
         assert_eq!(outs[1].status, Some(3));

@@ -4,7 +4,9 @@
 use crate::inventory::Host;
 use crate::modules::args::to_bool;
 use crate::secret::Secret;
-use crate::transport::{local::LocalConnection, ssh::SshConnection, Connection, SshTarget, TransportError};
+use crate::transport::{
+    local::LocalConnection, ssh::SshConnection, Connection, SshTarget, TransportError,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,12 +38,25 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub async fn get(&self, name: &str, endpoint: &Endpoint) -> Result<Arc<Connection>, Arc<TransportError>> {
-        let slot = self.slots.lock().expect("pool lock").entry(name.to_string()).or_default().clone();
+    pub async fn get(
+        &self,
+        name: &str,
+        endpoint: &Endpoint,
+    ) -> Result<Arc<Connection>, Arc<TransportError>> {
+        let slot = self
+            .slots
+            .lock()
+            .expect("pool lock")
+            .entry(name.to_string())
+            .or_default()
+            .clone();
         slot.get_or_init(|| async {
             match endpoint {
                 Endpoint::Local => Ok(Arc::new(Connection::Local(LocalConnection))),
-                Endpoint::Ssh(t) => SshConnection::connect(t).await.map(|c| Arc::new(Connection::Ssh(c))).map_err(Arc::new),
+                Endpoint::Ssh(t) => SshConnection::connect(t)
+                    .await
+                    .map(|c| Arc::new(Connection::Ssh(c)))
+                    .map_err(Arc::new),
             }
         })
         .await
@@ -62,7 +77,13 @@ impl Pool {
     }
 
     pub async fn close_all(&self) {
-        let slots: Vec<Slot> = self.slots.lock().expect("pool lock").drain().map(|(_, s)| s).collect();
+        let slots: Vec<Slot> = self
+            .slots
+            .lock()
+            .expect("pool lock")
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
         for s in slots {
             if let Some(Ok(c)) = s.get() {
                 c.close().await;
@@ -76,16 +97,25 @@ fn var_str(vars: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
 }
 
 /// Ansible's connection variables, understood as Ansible does.
-pub fn endpoint(host: &Host, vars: &serde_json::Map<String, Value>, opts: &ConnectOptions) -> Result<Endpoint, String> {
+pub fn endpoint(
+    host: &Host,
+    vars: &serde_json::Map<String, Value>,
+    opts: &ConnectOptions,
+) -> Result<Endpoint, String> {
     let connection = var_str(vars, "ansible_connection").unwrap_or_else(|| "ssh".into());
     if connection == "local" {
         return Ok(Endpoint::Local);
     }
     if connection != "ssh" && connection != "paramiko" {
-        return Err(format!("ansible_connection {connection:?} is not supported (use ssh or local)"));
+        return Err(format!(
+            "ansible_connection {connection:?} is not supported (use ssh or local)"
+        ));
     }
     let addr = var_str(vars, "ansible_host").unwrap_or_else(|| host.name.clone());
-    let port = match vars.get("ansible_port").or_else(|| vars.get("ansible_ssh_port")) {
+    let port = match vars
+        .get("ansible_port")
+        .or_else(|| vars.get("ansible_ssh_port"))
+    {
         None => 22,
         Some(v) => crate::playbook::value_str(v)
             .and_then(|s| s.parse::<u16>().ok())
@@ -97,7 +127,9 @@ pub fn endpoint(host: &Host, vars: &serde_json::Map<String, Value>, opts: &Conne
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "root".into());
     let mut key_files = vec![];
-    if let Some(k) = var_str(vars, "ansible_ssh_private_key_file").or_else(|| var_str(vars, "ansible_private_key_file")) {
+    if let Some(k) = var_str(vars, "ansible_ssh_private_key_file")
+        .or_else(|| var_str(vars, "ansible_private_key_file"))
+    {
         key_files.push(expand_home(&k));
     }
     if let Some(k) = &opts.private_key {
@@ -117,7 +149,10 @@ pub fn endpoint(host: &Host, vars: &serde_json::Map<String, Value>, opts: &Conne
         .or_else(|| opts.known_hosts.clone())
         .unwrap_or_else(|| PathBuf::from(&home).join(".ssh/known_hosts"));
     let accept = opts.accept_new_host_keys
-        || vars.get("windlass_accept_new_host_keys").and_then(to_bool).unwrap_or(false);
+        || vars
+            .get("windlass_accept_new_host_keys")
+            .and_then(to_bool)
+            .unwrap_or(false);
     Ok(Endpoint::Ssh(SshTarget {
         host: addr,
         port,
@@ -132,7 +167,9 @@ pub fn endpoint(host: &Host, vars: &serde_json::Map<String, Value>, opts: &Conne
 
 fn expand_home(p: &str) -> PathBuf {
     match p.strip_prefix("~/") {
-        Some(rest) => PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(rest),
+        Some(rest) => {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(rest)
+        }
         None => PathBuf::from(p),
     }
 }

@@ -32,7 +32,13 @@ impl Object for HostVars {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.inventory.hosts.keys().map(|k| JValue::from(k.as_str())).collect())
+        Enumerator::Values(
+            self.inventory
+                .hosts
+                .keys()
+                .map(|k| JValue::from(k.as_str()))
+                .collect(),
+        )
     }
 }
 
@@ -67,4 +73,54 @@ pub fn to_context(vars: &Vars, hostvars: &JValue, groups: &JValue) -> JValue {
         groups => groups.clone(),
         ..JValue::from_serialize(vars)
     }
+}
+
+fn has_template(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains("{{") || s.contains("{%"),
+        serde_json::Value::Array(a) => a.iter().any(has_template),
+        serde_json::Value::Object(o) => o.values().any(has_template),
+        _ => false,
+    }
+}
+
+/// Variables whose values are templates (`pki: "{{ playbook_dir }}/.pki"`) are
+/// rendered before use, as Ansible does lazily; a few passes settle chains of them.
+/// A value that cannot be rendered yet (it needs `item`, or a result not registered
+/// yet) stays as written and is rendered, or reported, where it is used.
+pub fn resolve(
+    vars: &Vars,
+    templates: &crate::template::Templates,
+    hostvars: &JValue,
+    groups: &JValue,
+) -> Vars {
+    let pending: Vec<String> = vars
+        .iter()
+        .filter(|(_, v)| has_template(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if pending.is_empty() {
+        return vars.clone();
+    }
+    let mut out = vars.clone();
+    for _ in 0..4 {
+        let ctx = to_context(&out, hostvars, groups);
+        let mut changed = false;
+        for k in &pending {
+            let raw = &out[k];
+            if !has_template(raw) {
+                continue;
+            }
+            if let Ok(v) = templates.render_value(raw, &ctx) {
+                if &v != raw {
+                    out.insert(k.clone(), v);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    out
 }

@@ -16,11 +16,20 @@ impl Controller for TaskController<'_> {
     fn find(&self, name: &str, template: bool) -> ModResult<PathBuf> {
         let p = Path::new(name);
         if p.is_absolute() {
-            return if p.exists() { Ok(p.to_path_buf()) } else { Err(ModuleError::new(format!("{name} does not exist on the control machine"))) };
+            return if p.exists() {
+                Ok(p.to_path_buf())
+            } else {
+                Err(ModuleError::new(format!(
+                    "{name} does not exist on the control machine"
+                )))
+            };
         }
         let sub = if template { "templates" } else { "files" };
         let mut tried = vec![];
-        let mut candidates = vec![self.origin.dir.join(sub).join(name), self.origin.dir.join(name)];
+        let mut candidates = vec![
+            self.origin.dir.join(sub).join(name),
+            self.origin.dir.join(name),
+        ];
         candidates.push(self.playbook_dir.join(sub).join(name));
         candidates.push(self.playbook_dir.join(name));
         for c in candidates {
@@ -29,7 +38,10 @@ impl Controller for TaskController<'_> {
             }
             tried.push(c.display().to_string());
         }
-        Err(ModuleError::new(format!("could not find {name:?}; looked in: {}", tried.join(", "))))
+        Err(ModuleError::new(format!(
+            "could not find {name:?}; looked in: {}",
+            tried.join(", ")
+        )))
     }
 
     fn render_file(&self, path: &Path) -> ModResult<String> {

@@ -41,7 +41,10 @@ pub async fn run_playbook(
 ) -> Result<Summary, inventory::PatternError> {
     let mut summary = Summary::default();
     let published: Published = Default::default();
-    let hostvars = minijinja::Value::from_object(HostVars { inventory: inv.clone(), published: published.clone() });
+    let hostvars = minijinja::Value::from_object(HostVars {
+        inventory: inv.clone(),
+        published: published.clone(),
+    });
     let groups = minijinja::Value::from_serialize(inv.groups_var());
     let limit = match &opts.limit {
         Some(l) => Some(inventory::select(&inv, l)?),
@@ -56,12 +59,19 @@ pub async fn run_playbook(
         }
         play_hosts.push(hosts);
     }
-    let playbook_dir = pb.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let playbook_dir = pb
+        .path
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
     for (play, hosts) in pb.plays.iter().zip(play_hosts) {
         let mut magic = Vars::new();
         magic.insert("ansible_check_mode".into(), opts.check.into());
         magic.insert("ansible_diff_mode".into(), opts.diff.into());
-        magic.insert("playbook_dir".into(), playbook_dir.display().to_string().into());
+        magic.insert(
+            "playbook_dir".into(),
+            playbook_dir.display().to_string().into(),
+        );
         magic.insert("ansible_play_hosts_all".into(), hosts.clone().into());
         magic.insert("omit".into(), crate::template::OMIT.into());
         let rt = PlayRt {
@@ -78,13 +88,20 @@ pub async fn run_playbook(
             playbook_dir: playbook_dir.clone(),
             probe_cache: Mutex::new(HashMap::new()),
         };
-        reporter.event(&Event::PlayStart { play: play.name.clone(), hosts: hosts.len(), check: opts.check });
+        reporter.event(&Event::PlayStart {
+            play: play.name.clone(),
+            hosts: hosts.len(),
+            check: opts.check,
+        });
         rt.run(&hosts, &mut summary).await;
         if summary.stopped {
             break;
         }
     }
-    reporter.event(&Event::Recap { stats: summary.stats.clone(), rollout: summary.rollout.clone() });
+    reporter.event(&Event::Recap {
+        stats: summary.stats.clone(),
+        rollout: summary.rollout.clone(),
+    });
     Ok(summary)
 }
 
@@ -126,7 +143,13 @@ impl PlayRt<'_> {
                     left: hosts.len() - done,
                 });
             }
-            let mut runs: Vec<HostRun> = batch.iter().map(|h| HostRun { name: h.clone(), ..Default::default() }).collect();
+            let mut runs: Vec<HostRun> = batch
+                .iter()
+                .map(|h| HostRun {
+                    name: h.clone(),
+                    ..Default::default()
+                })
+                .collect();
             let aborted = self.run_batch(&mut runs).await;
             done += batch.len();
             let failed = runs.iter().filter(|r| !r.active()).count();
@@ -151,18 +174,28 @@ impl PlayRt<'_> {
                 Some(p) => (failed as f64) * 100.0 / (batch.len() as f64) > p,
                 None => rolling && failed == batch.len(),
             };
-            let rescued_stop = rolling && rollout.rolled_back.len() > 0 && self.play.any_errors_fatal;
-            if aborted || over_budget || rescued_stop || (self.play.any_errors_fatal && failed > 0) {
+            let rescued_stop =
+                rolling && !rollout.rolled_back.is_empty() && self.play.any_errors_fatal;
+            if aborted || over_budget || rescued_stop || (self.play.any_errors_fatal && failed > 0)
+            {
                 let untouched: Vec<String> = hosts[done..].to_vec();
                 if !untouched.is_empty() || rolling {
                     let reason = if over_budget {
-                        format!("{failed} of {} hosts in batch {} failed, over the failure budget", batch.len(), bi + 1)
+                        format!(
+                            "{failed} of {} hosts in batch {} failed, over the failure budget",
+                            batch.len(),
+                            bi + 1
+                        )
                     } else if rescued_stop {
                         "a host was rolled back and any_errors_fatal is set".to_string()
                     } else {
                         "a host failed and any_errors_fatal is set".to_string()
                     };
-                    self.reporter.event(&Event::Stopped { play: self.play.name.clone(), reason, untouched: untouched.clone() });
+                    self.reporter.event(&Event::Stopped {
+                        play: self.play.name.clone(),
+                        reason,
+                        untouched: untouched.clone(),
+                    });
                     rollout.untouched = untouched;
                     summary.stopped = true;
                 }
@@ -198,11 +231,19 @@ impl PlayRt<'_> {
 
     async fn prefetch_all(&self, runs: &mut [HostRun]) {
         let forks = self.opts.forks.max(1);
-        let results: Vec<(usize, Result<(), String>)> = stream::iter(runs.iter().enumerate().filter(|(_, r)| r.active()))
-            .map(|(i, r)| async move { (i, self.prefetch(&r.name, &self.play.tasks).await.map_err(|_| String::new())) })
-            .buffer_unordered(forks)
-            .collect()
-            .await;
+        let results: Vec<(usize, Result<(), String>)> =
+            stream::iter(runs.iter().enumerate().filter(|(_, r)| r.active()))
+                .map(|(i, r)| async move {
+                    (
+                        i,
+                        self.prefetch(&r.name, &self.play.tasks)
+                            .await
+                            .map_err(|_| String::new()),
+                    )
+                })
+                .buffer_unordered(forks)
+                .collect()
+                .await;
         // A host whose prefetch failed is not marked here: its first task will report
         // the real reason (unreachable, host key...) through the normal path.
         let _ = results;
@@ -217,20 +258,34 @@ impl PlayRt<'_> {
         if !self.selected_by_tags(task) {
             return;
         }
-        self.reporter.event(&Event::TaskStart { play: self.play.name.clone(), task: task.name.clone(), loc: task.loc.clone(), handler });
+        self.reporter.event(&Event::TaskStart {
+            play: self.play.name.clone(),
+            task: task.name.clone(),
+            loc: task.loc.clone(),
+            handler,
+        });
         let forks = self.opts.forks.max(1);
         if task.run_once {
-            let Some(first) = runs.iter_mut().find(|r| r.active()) else { return };
+            let Some(first) = runs.iter_mut().find(|r| r.active()) else {
+                return;
+            };
             let end = self.run_task(first, task).await;
             self.mark(first, end);
             let name = first.name.clone();
             // The result counts for every host of the batch, as in Ansible.
             if let Some(reg) = &task.register {
-                let value = self.published.read().expect("vars lock").get(&name).and_then(|v| v.get(reg).cloned());
+                let value = self
+                    .published
+                    .read()
+                    .expect("vars lock")
+                    .get(&name)
+                    .and_then(|v| v.get(reg).cloned());
                 if let Some(value) = value {
                     let mut p = self.published.write().expect("vars lock");
                     for r in runs.iter().filter(|r| r.active()) {
-                        p.entry(r.name.clone()).or_default().insert(reg.clone(), value.clone());
+                        p.entry(r.name.clone())
+                            .or_default()
+                            .insert(reg.clone(), value.clone());
                     }
                 }
             }
@@ -261,26 +316,39 @@ impl PlayRt<'_> {
 
     async fn flush_handlers(&self, runs: &mut [HostRun]) {
         for h in &self.play.handlers {
-            let names: Vec<&str> = std::iter::once(h.name.as_str()).chain(h.listen.iter().map(String::as_str)).collect();
+            let names: Vec<&str> = std::iter::once(h.name.as_str())
+                .chain(h.listen.iter().map(String::as_str))
+                .collect();
             let wanted: Vec<usize> = runs
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| r.active() && r.notified.iter().any(|n| names.contains(&n.as_str())))
+                .filter(|(_, r)| {
+                    r.active() && r.notified.iter().any(|n| names.contains(&n.as_str()))
+                })
                 .map(|(i, _)| i)
                 .collect();
             if wanted.is_empty() {
                 continue;
             }
-            self.reporter.event(&Event::TaskStart { play: self.play.name.clone(), task: h.name.clone(), loc: h.loc.clone(), handler: true });
+            self.reporter.event(&Event::TaskStart {
+                play: self.play.name.clone(),
+                task: h.name.clone(),
+                loc: h.loc.clone(),
+                handler: true,
+            });
             let forks = self.opts.forks.max(1);
-            stream::iter(runs.iter_mut().enumerate().filter(|(i, _)| wanted.contains(i)))
-                .map(|(_, r)| async move {
-                    let end = self.run_task(r, h).await;
-                    self.mark(r, end);
-                })
-                .buffer_unordered(forks)
-                .collect::<Vec<()>>()
-                .await;
+            stream::iter(
+                runs.iter_mut()
+                    .enumerate()
+                    .filter(|(i, _)| wanted.contains(i)),
+            )
+            .map(|(_, r)| async move {
+                let end = self.run_task(r, h).await;
+                self.mark(r, end);
+            })
+            .buffer_unordered(forks)
+            .collect::<Vec<()>>()
+            .await;
         }
         for r in runs.iter_mut() {
             r.notified.clear();

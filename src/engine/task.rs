@@ -2,11 +2,11 @@
 //! a module, with the engine (not the module) deciding ok / changed / failed.
 
 use super::apply::{run_steps, StepFailure};
+use super::batch;
 use super::conn::{endpoint, Endpoint};
-use super::context::{to_context, Layers};
+use super::context::{resolve, to_context, Layers};
 use super::controller::TaskController;
 use super::play::PlayRt;
-use super::batch;
 use crate::modules::args::{to_bool, truthy};
 use crate::modules::{Change, Ctx, Module, ModuleDef, Planned, Vars};
 use crate::playbook::{Task, TaskKind};
@@ -59,7 +59,15 @@ impl Outcome {
         let mut result = Vars::new();
         result.insert("failed".into(), true.into());
         result.insert("msg".into(), msg.clone().into());
-        Outcome { status: Status::Failed, changes: vec![], result, msg: Some(msg), facts: Vars::new(), output: None, delegated_to: None }
+        Outcome {
+            status: Status::Failed,
+            changes: vec![],
+            result,
+            msg: Some(msg),
+            facts: Vars::new(),
+            output: None,
+            delegated_to: None,
+        }
     }
     fn unreachable(msg: String) -> Outcome {
         let mut o = Outcome::failed(msg);
@@ -75,11 +83,26 @@ impl PlayRt<'_> {
         let published = self.published.read().expect("vars lock");
         let mut magic = self.magic.clone();
         magic.insert("inventory_hostname".into(), host.into());
-        magic.insert("inventory_hostname_short".into(), host.split('.').next().unwrap_or(host).into());
-        magic.insert("group_names".into(), inv_host.groups.iter().filter(|g| *g != "all").cloned().collect::<Vec<_>>().into());
+        magic.insert(
+            "inventory_hostname_short".into(),
+            host.split('.').next().unwrap_or(host).into(),
+        );
+        magic.insert(
+            "group_names".into(),
+            inv_host
+                .groups
+                .iter()
+                .filter(|g| *g != "all")
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+        );
         if let Some(role) = &task.origin.role {
             magic.insert("role_name".into(), role.clone().into());
-            magic.insert("role_path".into(), task.origin.dir.display().to_string().into());
+            magic.insert(
+                "role_path".into(),
+                task.origin.dir.display().to_string().into(),
+            );
         }
         Layers {
             defaults: &self.play.defaults,
@@ -91,6 +114,15 @@ impl PlayRt<'_> {
             magic: &magic,
         }
         .merge()
+    }
+
+    /// The template context for these variables, templated values rendered first.
+    pub fn ctx(&self, vars: &Vars) -> minijinja::Value {
+        to_context(
+            &resolve(vars, self.templates, &self.hostvars, &self.groups),
+            &self.hostvars,
+            &self.groups,
+        )
     }
 
     fn eval(&self, expr: &str, ctx: &minijinja::Value) -> Result<bool, String> {
@@ -119,7 +151,9 @@ impl PlayRt<'_> {
         }
         self.opts.tags.is_empty()
             || has(&task.tags, "always")
-            || self.opts.tags.iter().any(|t| has(&task.tags, t) || (t == "untagged" && task.tags.is_empty()) || t == "all")
+            || self.opts.tags.iter().any(|t| {
+                has(&task.tags, t) || (t == "untagged" && task.tags.is_empty()) || t == "all"
+            })
     }
 
     fn emit(&self, host: &str, task: &Task, o: &Outcome, item: Option<String>, ignored: bool) {
@@ -130,9 +164,23 @@ impl PlayRt<'_> {
             task: task.name.clone(),
             module: task.module_name().to_string(),
             status: o.status,
-            changes: if hidden { o.changes.iter().cloned().map(Change::redacted).collect() } else { o.changes.clone() },
-            msg: if hidden { o.msg.as_ref().map(|_| "the output has been hidden due to no_log: true".to_string()) } else { o.msg.clone() },
-            item: if hidden { item.map(|_| REDACTED.to_string()) } else { item },
+            changes: if hidden {
+                o.changes.iter().cloned().map(Change::redacted).collect()
+            } else {
+                o.changes.clone()
+            },
+            msg: if hidden {
+                o.msg
+                    .as_ref()
+                    .map(|_| "the output has been hidden due to no_log: true".to_string())
+            } else {
+                o.msg.clone()
+            },
+            item: if hidden {
+                item.map(|_| REDACTED.to_string())
+            } else {
+                item
+            },
             delegated_to: o.delegated_to.clone(),
             ignored,
             output: if hidden { None } else { o.output.clone() },
@@ -144,23 +192,44 @@ impl PlayRt<'_> {
         if !self.selected_by_tags(task) {
             return End::Ok;
         }
-        if let TaskKind::Block { block, rescue, always } = &task.kind {
+        if let TaskKind::Block {
+            block,
+            rescue,
+            always,
+        } = &task.kind
+        {
             return self.run_block(hs, block, rescue, always).await;
         }
-        let TaskKind::Module { def, args } = &task.kind else { return End::Ok };
+        let TaskKind::Module { def, args } = &task.kind else {
+            return End::Ok;
+        };
         let mut vars = self.task_vars(&hs.name, task);
-        let ctx = to_context(&vars, &self.hostvars, &self.groups);
+        let ctx = self.ctx(&vars);
         let items = match &task.loop_items {
             None => None,
             Some(raw) => match self.loop_items(raw, &ctx) {
                 Ok(items) => Some(items),
-                Err(msg) => return self.finish_single(hs, task, Outcome::failed(format!("{}: {msg}", task.loc)), None),
+                Err(msg) => {
+                    return self.finish_single(
+                        hs,
+                        task,
+                        Outcome::failed(format!("{}: {msg}", task.loc)),
+                        None,
+                    )
+                }
             },
         };
         let Some(items) = items else {
             match self.eval_all(&task.when, &ctx) {
                 Ok(false) => return self.skip(hs, task, None),
-                Err(msg) => return self.finish_single(hs, task, Outcome::failed(format!("{}: {msg}", task.loc)), None),
+                Err(msg) => {
+                    return self.finish_single(
+                        hs,
+                        task,
+                        Outcome::failed(format!("{}: {msg}", task.loc)),
+                        None,
+                    )
+                }
                 Ok(true) => {}
             }
             let o = self.run_with_retries(hs, task, def, args, &vars).await;
@@ -168,14 +237,15 @@ impl PlayRt<'_> {
         };
         // A loop: one result per item, registered together under `results`.
         let mut results = vec![];
-        let (mut any_changed, mut any_failed, mut all_skipped, mut unreachable) = (false, false, true, false);
+        let (mut any_changed, mut any_failed, mut all_skipped, mut unreachable) =
+            (false, false, true, false);
         for item in items {
             vars.insert(task.loop_var.clone(), item.clone());
             let label = match &item {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let ictx = to_context(&vars, &self.hostvars, &self.groups);
+            let ictx = self.ctx(&vars);
             let o = match self.eval_all(&task.when, &ictx) {
                 Ok(false) => {
                     let mut r = Vars::new();
@@ -192,7 +262,13 @@ impl PlayRt<'_> {
             any_changed |= o.status == Status::Changed;
             any_failed |= o.status == Status::Failed;
             unreachable |= o.status == Status::Unreachable;
-            self.emit(&hs.name, task, &o, Some(label), o.status == Status::Failed && task.ignore_errors);
+            self.emit(
+                &hs.name,
+                task,
+                &o,
+                Some(label),
+                o.status == Status::Failed && task.ignore_errors,
+            );
             self.publish_facts(&hs.name, &o.facts);
             let mut r = o.result;
             r.insert(task.loop_var.clone(), item);
@@ -231,7 +307,10 @@ impl PlayRt<'_> {
             Some(inner) => (inner, true),
             None => (raw, false),
         };
-        let v = self.templates.render_value(raw, ctx).map_err(|e| format!("loop: {e}"))?;
+        let v = self
+            .templates
+            .render_value(raw, ctx)
+            .map_err(|e| format!("loop: {e}"))?;
         let items = match v {
             Value::Array(a) => a,
             Value::Null => vec![],
@@ -239,7 +318,13 @@ impl PlayRt<'_> {
             other => return Err(format!("loop needs a list, got {other}")),
         };
         Ok(if flatten {
-            items.into_iter().flat_map(|i| match i { Value::Array(a) => a, x => vec![x] }).collect()
+            items
+                .into_iter()
+                .flat_map(|i| match i {
+                    Value::Array(a) => a,
+                    x => vec![x],
+                })
+                .collect()
         } else {
             items
         })
@@ -249,7 +334,12 @@ impl PlayRt<'_> {
         let o = Outcome {
             status: Status::Skipped,
             changes: vec![],
-            result: [("skipped".to_string(), Value::Bool(true)), ("changed".to_string(), Value::Bool(false))].into_iter().collect(),
+            result: [
+                ("skipped".to_string(), Value::Bool(true)),
+                ("changed".to_string(), Value::Bool(false)),
+            ]
+            .into_iter()
+            .collect(),
             msg,
             facts: Vars::new(),
             output: None,
@@ -258,8 +348,20 @@ impl PlayRt<'_> {
         self.finish_single(hs, task, o, None)
     }
 
-    fn finish_single(&self, hs: &mut HostRun, task: &Task, o: Outcome, item: Option<String>) -> End {
-        self.emit(&hs.name, task, &o, item, o.status == Status::Failed && task.ignore_errors);
+    fn finish_single(
+        &self,
+        hs: &mut HostRun,
+        task: &Task,
+        o: Outcome,
+        item: Option<String>,
+    ) -> End {
+        self.emit(
+            &hs.name,
+            task,
+            &o,
+            item,
+            o.status == Status::Failed && task.ignore_errors,
+        );
         self.publish_facts(&hs.name, &o.facts);
         self.register(&hs.name, task, o.result);
         self.account(hs, task, o.status)
@@ -297,17 +399,33 @@ impl PlayRt<'_> {
 
     fn register(&self, host: &str, task: &Task, result: Vars) {
         if let Some(name) = &task.register {
-            self.published.write().expect("vars lock").entry(host.to_string()).or_default().insert(name.clone(), Value::Object(result));
+            self.published
+                .write()
+                .expect("vars lock")
+                .entry(host.to_string())
+                .or_default()
+                .insert(name.clone(), Value::Object(result));
         }
     }
 
     fn publish_facts(&self, host: &str, facts: &Vars) {
         if !facts.is_empty() {
-            self.published.write().expect("vars lock").entry(host.to_string()).or_default().extend(facts.clone());
+            self.published
+                .write()
+                .expect("vars lock")
+                .entry(host.to_string())
+                .or_default()
+                .extend(facts.clone());
         }
     }
 
-    async fn run_block(&self, hs: &mut HostRun, block: &[Arc<Task>], rescue: &[Arc<Task>], always: &[Arc<Task>]) -> End {
+    async fn run_block(
+        &self,
+        hs: &mut HostRun,
+        block: &[Arc<Task>],
+        rescue: &[Arc<Task>],
+        always: &[Arc<Task>],
+    ) -> End {
         let mut end = End::Ok;
         for t in block {
             end = Box::pin(self.run_task(hs, t)).await;
@@ -339,8 +457,19 @@ impl PlayRt<'_> {
         end
     }
 
-    async fn run_with_retries(&self, hs: &HostRun, task: &Task, def: &'static ModuleDef, args: &Value, vars: &Vars) -> Outcome {
-        let attempts = task.until.as_ref().map(|_| task.retries.unwrap_or(3) + 1).unwrap_or(1);
+    async fn run_with_retries(
+        &self,
+        hs: &HostRun,
+        task: &Task,
+        def: &'static ModuleDef,
+        args: &Value,
+        vars: &Vars,
+    ) -> Outcome {
+        let attempts = task
+            .until
+            .as_ref()
+            .map(|_| task.retries.unwrap_or(3) + 1)
+            .unwrap_or(1);
         let mut attempt = 1;
         loop {
             let mut o = self.run_module(&hs.name, task, def, args, vars).await;
@@ -353,7 +482,7 @@ impl PlayRt<'_> {
                 v.insert(r.clone(), Value::Object(o.result.clone()));
             }
             v.extend(o.result.clone());
-            let ctx = to_context(&v, &self.hostvars, &self.groups);
+            let ctx = self.ctx(&v);
             match self.eval_all(until, &ctx) {
                 Ok(true) => return o,
                 Ok(false) if attempt < attempts => {
@@ -363,7 +492,10 @@ impl PlayRt<'_> {
                 }
                 Ok(false) => {
                     o.status = Status::Failed;
-                    let msg = format!("retries exhausted ({attempts} attempts) waiting for: {}", until.join(" and "));
+                    let msg = format!(
+                        "retries exhausted ({attempts} attempts) waiting for: {}",
+                        until.join(" and ")
+                    );
                     o.result.insert("failed".into(), true.into());
                     o.result.insert("attempts".into(), attempts.into());
                     o.result.insert("msg".into(), msg.clone().into());
@@ -376,14 +508,29 @@ impl PlayRt<'_> {
     }
 
     /// Where this task's commands run: the host itself, or `delegate_to`.
-    fn target(&self, host: &str, task: &Task, ctx: &minijinja::Value) -> Result<(String, Endpoint), String> {
+    fn target(
+        &self,
+        host: &str,
+        task: &Task,
+        ctx: &minijinja::Value,
+    ) -> Result<(String, Endpoint), String> {
         let name = match &task.delegate_to {
             None => host.to_string(),
-            Some(d) => self.templates.render_str(d, ctx).map_err(|e| format!("delegate_to: {e}"))?,
+            Some(d) => self
+                .templates
+                .render_str(d, ctx)
+                .map_err(|e| format!("delegate_to: {e}"))?,
         };
         if let Some(h) = self.inv.hosts.get(&name) {
-            let hvars = if name == host { self.task_vars(host, task) } else { self.inv.hosts[&name].vars.clone() };
-            let rendered = match self.templates.render_value(&Value::Object(conn_vars(&hvars)), ctx) {
+            let hvars = if name == host {
+                self.task_vars(host, task)
+            } else {
+                self.inv.hosts[&name].vars.clone()
+            };
+            let rendered = match self
+                .templates
+                .render_value(&Value::Object(conn_vars(&hvars)), ctx)
+            {
                 Ok(Value::Object(m)) => m,
                 Ok(_) => Vars::new(),
                 Err(e) => return Err(format!("connection variables of {name}: {e}")),
@@ -395,25 +542,43 @@ impl PlayRt<'_> {
         if matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1") {
             return Ok(("localhost".into(), Endpoint::Local));
         }
-        Err(format!("delegate_to {name:?} is not a host of the inventory (nor localhost)"))
+        Err(format!(
+            "delegate_to {name:?} is not a host of the inventory (nor localhost)"
+        ))
     }
 
-    async fn run_module(&self, host: &str, task: &Task, def: &'static ModuleDef, raw_args: &Value, vars: &Vars) -> Outcome {
-        let ctx = to_context(vars, &self.hostvars, &self.groups);
+    async fn run_module(
+        &self,
+        host: &str,
+        task: &Task,
+        def: &'static ModuleDef,
+        raw_args: &Value,
+        vars: &Vars,
+    ) -> Outcome {
+        let ctx = self.ctx(vars);
         let args = match self.templates.render_value(raw_args, &ctx) {
             Ok(a) => strip_omit(a),
             Err(e) => return Outcome::failed(format!("{}: {e}", task.loc)),
         };
         let module = match (def.build)(args) {
             Ok(m) => m,
-            Err(e) => return Outcome::failed(format!("{}: module {}: {}", task.loc, def.name, e.to_string().replace('`', "'"))),
+            Err(e) => {
+                return Outcome::failed(format!(
+                    "{}: module {}: {}",
+                    task.loc,
+                    def.name,
+                    e.to_string().replace('`', "'")
+                ))
+            }
         };
         let (target, ep) = match self.target(host, task, &ctx) {
             Ok(t) => t,
             Err(msg) => return Outcome::failed(format!("{}: {msg}", task.loc)),
         };
         let delegated_to = task.delegate_to.as_ref().map(|_| target.clone());
-        let mut o = self.probe_plan_apply(host, task, module.as_ref(), vars, &ctx, &target, &ep).await;
+        let mut o = self
+            .probe_plan_apply(host, task, module.as_ref(), vars, &ctx, &target, &ep)
+            .await;
         o.delegated_to = delegated_to;
         if matches!(o.status, Status::Unreachable) {
             return o;
@@ -425,7 +590,7 @@ impl PlayRt<'_> {
             if let Some(r) = &task.register {
                 v.insert(r.clone(), Value::Object(o.result.clone()));
             }
-            let rctx = to_context(&v, &self.hostvars, &self.groups);
+            let rctx = self.ctx(&v);
             if let Some(c) = &task.changed_when {
                 match self.eval_all(c, &rctx) {
                     Ok(changed) if o.status != Status::Failed && o.status != Status::Skipped => {
@@ -444,12 +609,19 @@ impl PlayRt<'_> {
                     match self.eval_all(c, &rctx) {
                         Ok(true) => {
                             o.status = Status::Failed;
-                            o.msg.get_or_insert_with(|| format!("failed_when matched: {}", c.join(" and ")));
+                            o.msg.get_or_insert_with(|| {
+                                format!("failed_when matched: {}", c.join(" and "))
+                            });
                             o.result.insert("failed".into(), true.into());
                         }
                         Ok(false) => {
                             if o.status == Status::Failed {
-                                o.status = if o.result.get("changed").and_then(to_bool).unwrap_or(false) { Status::Changed } else { Status::Ok };
+                                o.status =
+                                    if o.result.get("changed").and_then(to_bool).unwrap_or(false) {
+                                        Status::Changed
+                                    } else {
+                                        Status::Ok
+                                    };
                                 o.msg = None;
                             }
                             o.result.insert("failed".into(), false.into());
@@ -463,7 +635,10 @@ impl PlayRt<'_> {
     }
 
     async fn connection(&self, target: &str, ep: &Endpoint) -> Result<Arc<Connection>, Outcome> {
-        self.pool.get(target, ep).await.map_err(|e| Outcome::unreachable(e.to_string()))
+        self.pool
+            .get(target, ep)
+            .await
+            .map_err(|e| Outcome::unreachable(e.to_string()))
     }
 
     /// Probe (from the batch cache when allowed), plan, and apply unless checking.
@@ -478,10 +653,26 @@ impl PlayRt<'_> {
         target: &str,
         ep: &Endpoint,
     ) -> Outcome {
-        let controller = TaskController { origin: &task.origin, playbook_dir: &self.playbook_dir, templates: self.templates, context: ctx };
-        let mctx = Ctx { host, vars, diff: self.opts.diff, controller: &controller };
+        let controller = TaskController {
+            origin: &task.origin,
+            playbook_dir: &self.playbook_dir,
+            templates: self.templates,
+            context: ctx,
+        };
+        let mctx = Ctx {
+            host,
+            vars,
+            diff: self.opts.diff,
+            controller: &controller,
+        };
         let become_ = self.become_for(task, vars);
-        let wrap = |c: Cmd| if let Some(u) = &become_ { c.become_root(u.as_deref()) } else { c };
+        let wrap = |c: Cmd| {
+            if let Some(u) = &become_ {
+                c.become_root(u.as_deref())
+            } else {
+                c
+            }
+        };
         let probes = match module.probe(&mctx) {
             Ok(p) => p,
             Err(e) => return Outcome::failed(e.0),
@@ -493,7 +684,10 @@ impl PlayRt<'_> {
                 Ok(c) => c,
                 Err(o) => return o,
             };
-            match self.run_probes(target, &c, &probes, module.cacheable_probe(), &wrap).await {
+            match self
+                .run_probes(target, &c, &probes, module.cacheable_probe(), &wrap)
+                .await
+            {
                 Ok(outs) => outputs = outs,
                 Err(e) => return self.transport_failure(target, e),
             }
@@ -524,7 +718,15 @@ impl PlayRt<'_> {
         if let Some(msg) = reported_failure(&plan.data) {
             let mut result = plan.data;
             result.insert("changed".into(), false.into());
-            return Outcome { status: Status::Failed, changes: vec![], result, msg: Some(msg), facts: plan.facts, output: None, delegated_to: None };
+            return Outcome {
+                status: Status::Failed,
+                changes: vec![],
+                result,
+                msg: Some(msg),
+                facts: plan.facts,
+                output: None,
+                delegated_to: None,
+            };
         }
         let mut result = plan.data.clone();
         let checking = self.opts.check && task.check_mode != Some(false);
@@ -578,7 +780,11 @@ impl PlayRt<'_> {
         if self.opts.diff && !plan.changes.is_empty() && !task.no_log {
             result.insert("diff".into(), json!(plan.changes));
         }
-        let output = match (module_is_debug(task), result.get("msg"), plan.data.is_empty()) {
+        let output = match (
+            module_is_debug(task),
+            result.get("msg"),
+            plan.data.is_empty(),
+        ) {
             (true, _, false) => Some(Value::Object(plan.data.clone())),
             _ => None,
         };
@@ -587,7 +793,15 @@ impl PlayRt<'_> {
             (None, true) => Status::Changed,
             (None, false) => Status::Ok,
         };
-        Outcome { status, changes: plan.changes, result, msg: failure, facts: plan.facts, output, delegated_to: None }
+        Outcome {
+            status,
+            changes: plan.changes,
+            result,
+            msg: failure,
+            facts: plan.facts,
+            output,
+            delegated_to: None,
+        }
     }
 
     fn transport_failure(&self, target: &str, e: TransportError) -> Outcome {
@@ -609,8 +823,19 @@ impl PlayRt<'_> {
         if !wanted {
             return None;
         }
-        let user = task.become_user.clone().or_else(|| self.play.become_user.clone()).or_else(|| vars.get("ansible_become_user").and_then(crate::playbook::value_str));
-        let login = vars.get("ansible_user").and_then(crate::playbook::value_str).or_else(|| self.opts.connect.user.clone()).unwrap_or_else(|| "root".into());
+        let user = task
+            .become_user
+            .clone()
+            .or_else(|| self.play.become_user.clone())
+            .or_else(|| {
+                vars.get("ansible_become_user")
+                    .and_then(crate::playbook::value_str)
+            });
+        let login = vars
+            .get("ansible_user")
+            .and_then(crate::playbook::value_str)
+            .or_else(|| self.opts.connect.user.clone())
+            .unwrap_or_else(|| "root".into());
         match user {
             None if login == "root" => None,
             Some(u) if u == login => None,
@@ -622,11 +847,21 @@ impl PlayRt<'_> {
 
     /// Probes from the batch cache when the module allows it; otherwise run them
     /// (several at once in one round trip).
-    async fn run_probes(&self, target: &str, conn: &Connection, cmds: &[Cmd], cacheable: bool, wrap: &dyn Fn(Cmd) -> Cmd) -> Result<Vec<Output>, TransportError> {
+    async fn run_probes(
+        &self,
+        target: &str,
+        conn: &Connection,
+        cmds: &[Cmd],
+        cacheable: bool,
+        wrap: &dyn Fn(Cmd) -> Cmd,
+    ) -> Result<Vec<Output>, TransportError> {
         if cacheable {
             let cache = self.probe_cache.lock().expect("cache lock");
             if let Some(hc) = cache.get(target) {
-                let hits: Vec<Output> = cmds.iter().filter_map(|c| hc.get(wrap(c.clone()).as_bytes()).cloned()).collect();
+                let hits: Vec<Output> = cmds
+                    .iter()
+                    .filter_map(|c| hc.get(wrap(c.clone()).as_bytes()).cloned())
+                    .collect();
                 if hits.len() == cmds.len() {
                     return Ok(hits);
                 }
@@ -645,15 +880,22 @@ impl PlayRt<'_> {
     /// depend on results not known yet are left to probe on their own.
     pub fn probes_for(&self, host: &str, task: &Task, out: &mut Vec<Cmd>) {
         match &task.kind {
-            TaskKind::Block { block, rescue: _, always } => {
+            TaskKind::Block {
+                block,
+                rescue: _,
+                always,
+            } => {
                 for t in block.iter().chain(always) {
                     self.probes_for(host, t, out);
                 }
             }
-            TaskKind::Module { def, args } if task.delegate_to.is_none() && self.selected_by_tags(task) => {
+            TaskKind::Module { def, args }
+                if task.delegate_to.is_none() && self.selected_by_tags(task) =>
+            {
                 let mut vars = self.task_vars(host, task);
-                let ctx = to_context(&vars, &self.hostvars, &self.groups);
-                if self.eval_all(&task.when, &ctx).ok() == Some(false) && task.loop_items.is_none() {
+                let ctx = self.ctx(&vars);
+                if self.eval_all(&task.when, &ctx).ok() == Some(false) && task.loop_items.is_none()
+                {
                     return;
                 }
                 let items = match &task.loop_items {
@@ -668,14 +910,28 @@ impl PlayRt<'_> {
                     if let Some(i) = item {
                         vars.insert(task.loop_var.clone(), i);
                     }
-                    let ictx = to_context(&vars, &self.hostvars, &self.groups);
-                    let Ok(a) = self.templates.render_value(args, &ictx) else { continue };
-                    let Ok(module) = (def.build)(strip_omit(a)) else { continue };
+                    let ictx = self.ctx(&vars);
+                    let Ok(a) = self.templates.render_value(args, &ictx) else {
+                        continue;
+                    };
+                    let Ok(module) = (def.build)(strip_omit(a)) else {
+                        continue;
+                    };
                     if !module.cacheable_probe() {
                         continue;
                     }
-                    let controller = TaskController { origin: &task.origin, playbook_dir: &self.playbook_dir, templates: self.templates, context: &ictx };
-                    let mctx = Ctx { host, vars: &vars, diff: self.opts.diff, controller: &controller };
+                    let controller = TaskController {
+                        origin: &task.origin,
+                        playbook_dir: &self.playbook_dir,
+                        templates: self.templates,
+                        context: &ictx,
+                    };
+                    let mctx = Ctx {
+                        host,
+                        vars: &vars,
+                        diff: self.opts.diff,
+                        controller: &controller,
+                    };
                     if let Ok(cmds) = module.probe(&mctx) {
                         out.extend(cmds.into_iter().map(|c| match &become_ {
                             Some(u) => c.become_root(u.as_deref()),
@@ -690,7 +946,9 @@ impl PlayRt<'_> {
 
     /// Run a whole play's probes for one host in one round trip and keep the answers.
     pub async fn prefetch(&self, host: &str, tasks: &[Arc<Task>]) -> Result<(), Outcome> {
-        let first = tasks.iter().find(|t| matches!(t.kind, TaskKind::Module { .. } | TaskKind::Block { .. }));
+        let first = tasks
+            .iter()
+            .find(|t| matches!(t.kind, TaskKind::Module { .. } | TaskKind::Block { .. }));
         let Some(first) = first else { return Ok(()) };
         let mut cmds = vec![];
         for t in tasks {
@@ -701,10 +959,21 @@ impl PlayRt<'_> {
         if cmds.is_empty() {
             return Ok(());
         }
-        let ctx = to_context(&self.task_vars(host, first), &self.hostvars, &self.groups);
-        let (target, ep) = self.target(host, &Arc::new(crate::playbook::Task { delegate_to: None, ..clone_shallow(first) }), &ctx).map_err(Outcome::failed)?;
+        let ctx = self.ctx(&self.task_vars(host, first));
+        let (target, ep) = self
+            .target(
+                host,
+                &Arc::new(crate::playbook::Task {
+                    delegate_to: None,
+                    ..clone_shallow(first)
+                }),
+                &ctx,
+            )
+            .map_err(Outcome::failed)?;
         let conn = self.connection(&target, &ep).await?;
-        let outs = run_batch(&conn, &cmds, self.opts.command_timeout).await.map_err(|e| self.transport_failure(&target, e))?;
+        let outs = run_batch(&conn, &cmds, self.opts.command_timeout)
+            .await
+            .map_err(|e| self.transport_failure(&target, e))?;
         let mut cache = self.probe_cache.lock().expect("cache lock");
         let hc = cache.entry(target).or_default();
         for (c, o) in cmds.into_iter().zip(outs) {
@@ -748,7 +1017,12 @@ fn reported_failure(data: &Vars) -> Option<String> {
     if data.get("failed").and_then(Value::as_bool) != Some(true) {
         return None;
     }
-    Some(data.get("msg").and_then(Value::as_str).unwrap_or("the module reported a failure").to_string())
+    Some(
+        data.get("msg")
+            .and_then(Value::as_str)
+            .unwrap_or("the module reported a failure")
+            .to_string(),
+    )
 }
 
 fn module_is_debug(task: &Task) -> bool {
@@ -776,7 +1050,11 @@ fn strip_omit(v: Value) -> Value {
 }
 
 /// One command as is; several in one batched round trip.
-pub async fn run_batch(conn: &Connection, cmds: &[Cmd], timeout: Option<std::time::Duration>) -> Result<Vec<Output>, TransportError> {
+pub async fn run_batch(
+    conn: &Connection,
+    cmds: &[Cmd],
+    timeout: Option<std::time::Duration>,
+) -> Result<Vec<Output>, TransportError> {
     if cmds.len() == 1 {
         return Ok(vec![conn.exec(&cmds[0], None, timeout).await?]);
     }

@@ -49,7 +49,13 @@ impl Inventory {
     pub fn groups_var(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         for name in self.groups.keys() {
-            m.insert(name.clone(), self.hosts_of(name).into_iter().map(serde_json::Value::String).collect());
+            m.insert(
+                name.clone(),
+                self.hosts_of(name)
+                    .into_iter()
+                    .map(serde_json::Value::String)
+                    .collect(),
+            );
         }
         serde_json::Value::Object(m)
     }
@@ -71,6 +77,10 @@ impl Inventory {
                 stack.extend(gr.children.iter().cloned());
             }
         }
-        self.hosts.keys().filter(|h| out.contains(*h)).cloned().collect()
+        self.hosts
+            .keys()
+            .filter(|h| out.contains(*h))
+            .cloned()
+            .collect()
     }
 }

@@ -11,14 +11,19 @@ pub struct PatternError {
 }
 
 pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, PatternError> {
-    let fail = |msg: String| PatternError { pattern: pattern.to_string(), msg };
+    let fail = |msg: String| PatternError {
+        pattern: pattern.to_string(),
+        msg,
+    };
     let terms: Vec<&str> = pattern
         .split([':', ','])
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .collect();
     if terms.is_empty() {
-        return Err(fail("is empty; use `all`, a group, a host, or a glob".into()));
+        return Err(fail(
+            "is empty; use `all`, a group, a host, or a glob".into(),
+        ));
     }
     let mut union: Vec<String> = vec![];
     let mut intersect: Vec<Vec<String>> = vec![];
@@ -65,8 +70,14 @@ fn term(inv: &Inventory, name: &str) -> Result<Vec<String>, String> {
         return Ok(vec![name.to_string()]);
     }
     if let Some(re) = name.strip_prefix('~') {
-        let re = regex::Regex::new(re).map_err(|e| format!("bad regular expression {re:?}: {e}"))?;
-        return Ok(inv.hosts.keys().filter(|h| re.is_match(h)).cloned().collect());
+        let re =
+            regex::Regex::new(re).map_err(|e| format!("bad regular expression {re:?}: {e}"))?;
+        return Ok(inv
+            .hosts
+            .keys()
+            .filter(|h| re.is_match(h))
+            .cloned()
+            .collect());
     }
     if name.contains(['*', '?', '[']) {
         let g = glob::Pattern::new(name).map_err(|e| format!("bad glob {name:?}: {e}"))?;
@@ -92,12 +103,42 @@ mod tests {
     fn inv() -> Inventory {
         let mut inv = Inventory::default();
         for h in ["cp1", "w1", "w2", "w3"] {
-            inv.hosts.insert(h.into(), Host { name: h.into(), ..Default::default() });
+            inv.hosts.insert(
+                h.into(),
+                Host {
+                    name: h.into(),
+                    ..Default::default()
+                },
+            );
         }
-        inv.groups.insert("all".into(), Group { children: vec!["cp".into(), "workers".into()], ..Default::default() });
-        inv.groups.insert("cp".into(), Group { hosts: vec!["cp1".into()], ..Default::default() });
-        inv.groups.insert("workers".into(), Group { hosts: vec!["w1".into(), "w2".into(), "w3".into()], ..Default::default() });
-        inv.groups.insert("odd".into(), Group { hosts: vec!["w1".into(), "w3".into(), "cp1".into()], ..Default::default() });
+        inv.groups.insert(
+            "all".into(),
+            Group {
+                children: vec!["cp".into(), "workers".into()],
+                ..Default::default()
+            },
+        );
+        inv.groups.insert(
+            "cp".into(),
+            Group {
+                hosts: vec!["cp1".into()],
+                ..Default::default()
+            },
+        );
+        inv.groups.insert(
+            "workers".into(),
+            Group {
+                hosts: vec!["w1".into(), "w2".into(), "w3".into()],
+                ..Default::default()
+            },
+        );
+        inv.groups.insert(
+            "odd".into(),
+            Group {
+                hosts: vec!["w1".into(), "w3".into(), "cp1".into()],
+                ..Default::default()
+            },
+        );
         inv
     }
 

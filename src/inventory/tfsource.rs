@@ -8,7 +8,12 @@ use crate::yaml::Doc;
 use serde_json::Value;
 use std::path::Path;
 
-pub fn add_from_terraform(inv: &mut Inventory, doc: &Doc, v: &Value, file: &Path) -> Result<(), InventoryError> {
+pub fn add_from_terraform(
+    inv: &mut Inventory,
+    doc: &Doc,
+    v: &Value,
+    file: &Path,
+) -> Result<(), InventoryError> {
     let mapping: TfMapping = serde_json::from_value(v.clone()).map_err(|e| InventoryError {
         loc: doc.locate("terraform"),
         msg: format!("terraform: {}", e.to_string().replace('`', "'")),
@@ -18,7 +23,11 @@ pub fn add_from_terraform(inv: &mut Inventory, doc: &Doc, v: &Value, file: &Path
         loc: doc.locate("terraform"),
         msg: e.to_string(),
     })?;
-    inv.groups.get_mut("all").expect("all exists").vars.extend(loaded.vars.clone());
+    inv.groups
+        .get_mut("all")
+        .expect("all exists")
+        .vars
+        .extend(loaded.vars.clone());
     for h in loaded.hosts {
         let mut vars = h.vars.clone();
         vars.insert("ansible_host".into(), h.address.clone().into());
@@ -32,13 +41,21 @@ pub fn add_from_terraform(inv: &mut Inventory, doc: &Doc, v: &Value, file: &Path
         let first = h.groups.first().cloned().unwrap_or_else(|| "all".into());
         if !inv.groups.contains_key(&first) {
             inv.groups.insert(first.clone(), Default::default());
-            inv.groups.get_mut("all").expect("all exists").children.push(first.clone());
+            inv.groups
+                .get_mut("all")
+                .expect("all exists")
+                .children
+                .push(first.clone());
         }
         add_host(inv, &first, &h.name, vars);
         for g in &h.groups {
             if !inv.groups.contains_key(g) {
                 inv.groups.insert(g.clone(), Default::default());
-                inv.groups.get_mut("all").expect("all exists").children.push(g.clone());
+                inv.groups
+                    .get_mut("all")
+                    .expect("all exists")
+                    .children
+                    .push(g.clone());
             }
             add_host(inv, g, &h.name, Default::default());
         }

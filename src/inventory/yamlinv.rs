@@ -9,11 +9,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 fn ierr(doc: &Doc, path: &str, msg: impl Into<String>) -> InventoryError {
-    InventoryError { loc: doc.locate(path), msg: msg.into() }
+    InventoryError {
+        loc: doc.locate(path),
+        msg: msg.into(),
+    }
 }
 
 fn plain(loc: impl Into<String>, msg: impl Into<String>) -> InventoryError {
-    InventoryError { loc: loc.into(), msg: msg.into() }
+    InventoryError {
+        loc: loc.into(),
+        msg: msg.into(),
+    }
 }
 
 pub fn load(source: &str) -> Result<Inventory, InventoryError> {
@@ -32,7 +38,10 @@ pub fn load(source: &str) -> Result<Inventory, InventoryError> {
             .map_err(|e| plain(source, format!("cannot read inventory folder: {e}")))?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
+            .filter(|p| {
+                p.is_file()
+                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+            })
             .collect();
         files.sort();
         if files.is_empty() {
@@ -46,22 +55,35 @@ pub fn load(source: &str) -> Result<Inventory, InventoryError> {
         load_file(&mut inv, path)?;
         vars_dir = path.parent().map(Path::to_path_buf);
     } else {
-        return Err(plain(source, "no such inventory file or folder (give a YAML file, a folder, or host1,host2,)"));
+        return Err(plain(
+            source,
+            "no such inventory file or folder (give a YAML file, a folder, or host1,host2,)",
+        ));
     }
     let (group_files, host_files) = match &vars_dir {
-        Some(d) => (vars_folder(&d.join("group_vars"))?, vars_folder(&d.join("host_vars"))?),
+        Some(d) => (
+            vars_folder(&d.join("group_vars"))?,
+            vars_folder(&d.join("host_vars"))?,
+        ),
         None => (HashMap::new(), HashMap::new()),
     };
     for (g, (file, _)) in &group_files {
         if !inv.groups.contains_key(g) {
-            return Err(plain(file.display().to_string(), format!(
-                "group_vars for {g:?}, but the inventory has no group {g:?}; groups: {}",
-                inv.groups.keys().cloned().collect::<Vec<_>>().join(", "))));
+            return Err(plain(
+                file.display().to_string(),
+                format!(
+                    "group_vars for {g:?}, but the inventory has no group {g:?}; groups: {}",
+                    inv.groups.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
         }
     }
     for (h, (file, _)) in &host_files {
         if !inv.hosts.contains_key(h) {
-            return Err(plain(file.display().to_string(), format!("host_vars for {h:?}, but the inventory has no host {h:?}")));
+            return Err(plain(
+                file.display().to_string(),
+                format!("host_vars for {h:?}, but the inventory has no host {h:?}"),
+            ));
         }
     }
     resolve_vars(&mut inv, &group_files, &host_files);
@@ -80,11 +102,18 @@ pub fn load(source: &str) -> Result<Inventory, InventoryError> {
 }
 
 fn load_file(inv: &mut Inventory, file: &Path) -> Result<(), InventoryError> {
-    let doc = yaml::load_file(file).map_err(|e| plain(format!("{}:{}:{}", e.file, e.line, e.col), e.msg))?;
+    let doc = yaml::load_file(file)
+        .map_err(|e| plain(format!("{}:{}:{}", e.file, e.line, e.col), e.msg))?;
     let top = match &doc.value {
         Value::Object(m) => m,
         Value::Null => return Ok(()),
-        _ => return Err(ierr(&doc, "", "an inventory is a mapping whose top key is `all:` (or group names)")),
+        _ => {
+            return Err(ierr(
+                &doc,
+                "",
+                "an inventory is a mapping whose top key is `all:` (or group names)",
+            ))
+        }
     };
     for (k, v) in top {
         if k == "terraform" {
@@ -100,12 +129,26 @@ fn load_file(inv: &mut Inventory, file: &Path) -> Result<(), InventoryError> {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-fn group_node(inv: &mut Inventory, doc: &Doc, path: &str, name: &str, v: &Value, parent: Option<&str>) -> Result<(), InventoryError> {
+fn group_node(
+    inv: &mut Inventory,
+    doc: &Doc,
+    path: &str,
+    name: &str,
+    v: &Value,
+    parent: Option<&str>,
+) -> Result<(), InventoryError> {
     if !valid_name(name) {
-        return Err(ierr(doc, path, format!("group name {name:?} may hold only letters, digits, '-', '_' and '.'")));
+        return Err(ierr(
+            doc,
+            path,
+            format!("group name {name:?} may hold only letters, digits, '-', '_' and '.'"),
+        ));
     }
     inv.groups.entry(name.to_string()).or_default();
     if let Some(p) = parent {
@@ -122,7 +165,15 @@ fn group_node(inv: &mut Inventory, doc: &Doc, path: &str, name: &str, v: &Value,
     let m = match v {
         Value::Null => return Ok(()),
         Value::Object(m) => m,
-        other => return Err(ierr(doc, path, format!("group {name:?} must be a mapping with hosts:, children: or vars:, not {other}"))),
+        other => {
+            return Err(ierr(
+                doc,
+                path,
+                format!(
+                    "group {name:?} must be a mapping with hosts:, children: or vars:, not {other}"
+                ),
+            ))
+        }
     };
     for (k, val) in m {
         let at = format!("{path}/{k}");
@@ -130,12 +181,24 @@ fn group_node(inv: &mut Inventory, doc: &Doc, path: &str, name: &str, v: &Value,
             ("hosts", Value::Object(hosts)) => {
                 for (h, hv) in hosts {
                     if !valid_name(h) {
-                        return Err(ierr(doc, &format!("{at}/{h}"), format!("host name {h:?} may hold only letters, digits, '-', '_' and '.'")));
+                        return Err(ierr(
+                            doc,
+                            &format!("{at}/{h}"),
+                            format!(
+                                "host name {h:?} may hold only letters, digits, '-', '_' and '.'"
+                            ),
+                        ));
                     }
                     let vars = match hv {
                         Value::Null => Vars::new(),
                         Value::Object(o) => o.clone(),
-                        other => return Err(ierr(doc, &format!("{at}/{h}"), format!("host {h:?} takes a mapping of variables, not {other}"))),
+                        other => {
+                            return Err(ierr(
+                                doc,
+                                &format!("{at}/{h}"),
+                                format!("host {h:?} takes a mapping of variables, not {other}"),
+                            ))
+                        }
                     };
                     add_host(inv, name, h, vars);
                 }
@@ -146,11 +209,19 @@ fn group_node(inv: &mut Inventory, doc: &Doc, path: &str, name: &str, v: &Value,
                 }
             }
             ("vars", Value::Object(vars)) => {
-                inv.groups.get_mut(name).expect("added above").vars.extend(vars.clone());
+                inv.groups
+                    .get_mut(name)
+                    .expect("added above")
+                    .vars
+                    .extend(vars.clone());
             }
             ("hosts" | "children" | "vars", Value::Null) => {}
             ("hosts" | "children" | "vars", other) => {
-                return Err(ierr(doc, &at, format!("{k} must be a mapping, not {other}")));
+                return Err(ierr(
+                    doc,
+                    &at,
+                    format!("{k} must be a mapping, not {other}"),
+                ));
             }
             _ => {
                 return Err(ierr(doc, &at, format!(
@@ -162,7 +233,10 @@ fn group_node(inv: &mut Inventory, doc: &Doc, path: &str, name: &str, v: &Value,
 }
 
 pub(super) fn add_host(inv: &mut Inventory, group: &str, name: &str, vars: Vars) {
-    let host = inv.hosts.entry(name.to_string()).or_insert_with(|| Host { name: name.to_string(), ..Default::default() });
+    let host = inv.hosts.entry(name.to_string()).or_insert_with(|| Host {
+        name: name.to_string(),
+        ..Default::default()
+    });
     host.vars.extend(vars);
     let g = inv.groups.entry(group.to_string()).or_default();
     if !g.hosts.iter().any(|h| h == name) {
@@ -175,24 +249,45 @@ type VarsFiles = HashMap<String, (PathBuf, Vars)>;
 /// `group_vars/NAME.yml`, `group_vars/NAME` or a folder `group_vars/NAME/*.yml`.
 fn vars_folder(dir: &Path) -> Result<VarsFiles, InventoryError> {
     let mut out = VarsFiles::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
     let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
-        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let files: Vec<PathBuf> = if p.is_dir() {
-            let mut f: Vec<PathBuf> = std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()).filter(|f| f.is_file()).collect();
+            let mut f: Vec<PathBuf> = std::fs::read_dir(&p)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.is_file())
+                .collect();
             f.sort();
             f
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml") | None) {
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yml" | "yaml") | None
+        ) {
             vec![p.clone()]
         } else {
             continue;
         };
-        let name = if p.is_dir() { p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default() } else { stem };
+        let name = if p.is_dir() {
+            p.file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            stem
+        };
         let mut vars = Vars::new();
         for f in files {
-            let doc = yaml::load_file(&f).map_err(|e| plain(format!("{}:{}:{}", e.file, e.line, e.col), e.msg))?;
+            let doc = yaml::load_file(&f)
+                .map_err(|e| plain(format!("{}:{}:{}", e.file, e.line, e.col), e.msg))?;
             match doc.value {
                 Value::Object(o) => vars.extend(o),
                 Value::Null => {}
@@ -224,7 +319,11 @@ fn resolve_vars(inv: &mut Inventory, group_files: &VarsFiles, host_files: &VarsF
         .collect();
     let names: Vec<String> = inv.hosts.keys().cloned().collect();
     for name in names {
-        let mut groups: Vec<String> = membership.iter().filter(|(_, hs)| hs.contains(&name)).map(|(g, _)| g.clone()).collect();
+        let mut groups: Vec<String> = membership
+            .iter()
+            .filter(|(_, hs)| hs.contains(&name))
+            .map(|(g, _)| g.clone())
+            .collect();
         if !groups.iter().any(|g| g == "all") {
             groups.push("all".into());
         }

@@ -9,7 +9,9 @@ use serde_json::Value;
 /// A boolean as Ansible accepts it.
 pub fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     let v = Value::deserialize(d)?;
-    to_bool(&v).ok_or_else(|| serde::de::Error::custom(format!("expected a boolean (true/false/yes/no), got {v}")))
+    to_bool(&v).ok_or_else(|| {
+        serde::de::Error::custom(format!("expected a boolean (true/false/yes/no), got {v}"))
+    })
 }
 
 pub fn lenient_opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -17,9 +19,9 @@ pub fn lenient_opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>,
     if v.is_null() {
         return Ok(None);
     }
-    to_bool(&v)
-        .map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("expected a boolean (true/false/yes/no), got {v}")))
+    to_bool(&v).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("expected a boolean (true/false/yes/no), got {v}"))
+    })
 }
 
 pub fn to_bool(v: &Value) -> Option<bool> {
@@ -47,12 +49,18 @@ pub fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D
     if v.is_null() {
         return Ok(None);
     }
-    to_u64(&v).map(Some).ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {v}")))
+    to_u64(&v)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {v}")))
 }
 
 pub fn to_u64(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -93,7 +101,11 @@ pub fn parse_mode(v: &Value) -> Result<u32, String> {
     let text = match v {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.trim().to_string(),
-        _ => return Err(format!("expected a mode such as '0644' or 'u=rw,g=r,o=r', got {v}")),
+        _ => {
+            return Err(format!(
+                "expected a mode such as '0644' or 'u=rw,g=r,o=r', got {v}"
+            ))
+        }
     };
     let digits = text.strip_prefix("0o").unwrap_or(&text);
     if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
@@ -102,9 +114,8 @@ pub fn parse_mode(v: &Value) -> Result<u32, String> {
             .filter(|m| *m <= 0o7777)
             .ok_or_else(|| format!("mode {text} is not an octal mode between 0000 and 7777"));
     }
-    parse_symbolic(&text).ok_or_else(|| {
-        format!("mode {text:?} is neither octal (0644) nor symbolic (u=rw,g=r,o=r)")
-    })
+    parse_symbolic(&text)
+        .ok_or_else(|| format!("mode {text:?} is neither octal (0644) nor symbolic (u=rw,g=r,o=r)"))
 }
 
 /// Symbolic modes with `=` only (absolute), which is what makes sense for a desired state.
@@ -121,7 +132,11 @@ fn parse_symbolic(text: &str) -> Option<u32> {
                 _ => return None,
             };
         }
-        let who = if who.is_empty() || who == "a" { "ugo" } else { who };
+        let who = if who.is_empty() || who == "a" {
+            "ugo"
+        } else {
+            who
+        };
         for w in who.chars() {
             mode |= match w {
                 'u' => bits << 6,
@@ -142,7 +157,9 @@ pub fn stringish<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(serde::de::Error::custom(format!("expected a string, got {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a string, got {other}"
+        ))),
     }
 }
 
@@ -153,7 +170,9 @@ pub fn opt_stringish<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, 
         Value::String(s) => Ok(Some(s)),
         Value::Number(n) => Ok(Some(n.to_string())),
         Value::Bool(b) => Ok(Some(b.to_string())),
-        other => Err(serde::de::Error::custom(format!("expected a string, got {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a string, got {other}"
+        ))),
     }
 }
 
@@ -162,16 +181,24 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     let v = Value::deserialize(d)?;
     match v {
         Value::Null => Ok(vec![]),
-        Value::String(s) => Ok(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
+        Value::String(s) => Ok(s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()),
         Value::Array(items) => items
             .into_iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s),
                 Value::Number(n) => Ok(n.to_string()),
-                other => Err(serde::de::Error::custom(format!("expected a list of strings, got {other}"))),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a list of strings, got {other}"
+                ))),
             })
             .collect(),
-        other => Err(serde::de::Error::custom(format!("expected a list of strings, got {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a list of strings, got {other}"
+        ))),
     }
 }
 
@@ -183,11 +210,19 @@ pub fn exec_result(out: &Output) -> Vars {
     m.insert("rc".into(), out.rc().into());
     m.insert(
         "stdout_lines".into(),
-        stdout.lines().map(|l| Value::String(l.into())).collect::<Vec<_>>().into(),
+        stdout
+            .lines()
+            .map(|l| Value::String(l.into()))
+            .collect::<Vec<_>>()
+            .into(),
     );
     m.insert(
         "stderr_lines".into(),
-        stderr.lines().map(|l| Value::String(l.into())).collect::<Vec<_>>().into(),
+        stderr
+            .lines()
+            .map(|l| Value::String(l.into()))
+            .collect::<Vec<_>>()
+            .into(),
     );
     m.insert("stdout".into(), stdout.trim_end_matches('\n').into());
     m.insert("stderr".into(), stderr.trim_end_matches('\n').into());

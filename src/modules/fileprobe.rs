@@ -1,8 +1,8 @@
 //! The probe most modules share: what is at a path now (kind, mode, owner, group,
 //! size, sha256 or link target), in one small POSIX shell script.
 
-use crate::transport::{Cmd, Output};
 use super::{ModResult, ModuleError};
+use crate::transport::{Cmd, Output};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -67,7 +67,9 @@ pub fn parse(path: &str, out: &Output) -> ModResult<FileState> {
     }
     let fields: Vec<&str> = first.split('|').collect();
     if fields.len() != 5 {
-        return Err(ModuleError::new(format!("unexpected stat output for {path}: {first:?}")));
+        return Err(ModuleError::new(format!(
+            "unexpected stat output for {path}: {first:?}"
+        )));
     }
     let kind = match fields[0] {
         "regular file" | "regular empty file" => Kind::File,
@@ -137,12 +139,19 @@ mod tests {
         assert_eq!(parse("/f", &out("absent\n")).unwrap().kind, Kind::Absent);
         let l = parse("/l", &out("symbolic link|777|root|root|4\n/etc\n")).unwrap();
         assert_eq!(l.link_target.as_deref(), Some("/etc"));
-        assert_eq!(parse("/d", &out("directory|755|a|b|4096\n")).unwrap().kind, Kind::Dir);
+        assert_eq!(
+            parse("/d", &out("directory|755|a|b|4096\n")).unwrap().kind,
+            Kind::Dir
+        );
     }
 
     #[test]
     fn failed_probe_is_an_error() {
-        let o = Output { status: Some(1), stdout: vec![], stderr: b"Permission denied".to_vec() };
+        let o = Output {
+            status: Some(1),
+            stdout: vec![],
+            stderr: b"Permission denied".to_vec(),
+        };
         assert!(parse("/x", &o).unwrap_err().0.contains("Permission denied"));
     }
 }

@@ -11,6 +11,7 @@ pub mod facts;
 pub mod files;
 pub mod logic;
 pub mod net;
+pub mod pki;
 pub mod services;
 
 #[cfg(test)]

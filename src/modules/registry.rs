@@ -31,7 +31,7 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, logic, net, services};
+use super::{commands, files, logic, net, pki, services};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
@@ -45,6 +45,10 @@ registry! {
     "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
     "wait_for" => net::wait_for::WaitFor;
     "uri" => net::uri::Uri;
+    "x509_ca" => pki::x509_ca::X509Ca;
+    "x509_cert" => pki::x509_cert::X509Cert;
+    "x509_keypair" => pki::x509_keypair::X509Keypair;
+    "kubeconfig" => pki::kubeconfig::Kubeconfig;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;

@@ -34,31 +34,98 @@ pub(super) fn err(doc: &Doc, path: &str, msg: impl Into<String>) -> LoadError {
 }
 
 const PLAY_KEYS: &[&str] = &[
-    "name", "hosts", "vars", "vars_files", "roles", "pre_tasks", "tasks", "post_tasks",
-    "handlers", "gather_facts", "become", "become_user", "serial", "max_fail_percentage",
-    "any_errors_fatal", "tags", "connection", "remote_user", "strategy", "environment",
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "roles",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "gather_facts",
+    "become",
+    "become_user",
+    "serial",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "tags",
+    "connection",
+    "remote_user",
+    "strategy",
+    "environment",
 ];
 
 pub(super) const TASK_KEYS: &[&str] = &[
-    "import_role", "include_role", "import_tasks", "include_tasks",
-    "name", "when", "loop", "with_items", "with_list", "loop_control", "register", "notify",
-    "listen", "tags", "changed_when", "failed_when", "ignore_errors", "become", "become_user",
-    "delegate_to", "run_once", "check_mode", "no_log", "retries", "delay", "until", "vars",
-    "args", "block", "rescue", "always", "environment", "diff",
+    "import_role",
+    "include_role",
+    "import_tasks",
+    "include_tasks",
+    "name",
+    "when",
+    "loop",
+    "with_items",
+    "with_list",
+    "loop_control",
+    "register",
+    "notify",
+    "listen",
+    "tags",
+    "changed_when",
+    "failed_when",
+    "ignore_errors",
+    "become",
+    "become_user",
+    "delegate_to",
+    "run_once",
+    "check_mode",
+    "no_log",
+    "retries",
+    "delay",
+    "until",
+    "vars",
+    "args",
+    "block",
+    "rescue",
+    "always",
+    "environment",
+    "diff",
 ];
 
 pub fn load_playbook(path: &Path, templates: &Templates) -> Result<Playbook, LoadError> {
+    // playbook_dir and role lookups need a real folder, whatever the working directory.
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = abs.as_path();
     let doc = yaml::load_file(path)?;
     let plays = match &doc.value {
         Value::Array(items) => items,
-        Value::Null => return Err(err(&doc, "", "the playbook is empty; it should be a list of plays")),
-        _ => return Err(err(&doc, "", "a playbook is a list of plays (each starting with `- hosts:`)")),
+        Value::Null => {
+            return Err(err(
+                &doc,
+                "",
+                "the playbook is empty; it should be a list of plays",
+            ))
+        }
+        _ => {
+            return Err(err(
+                &doc,
+                "",
+                "a playbook is a list of plays (each starting with `- hosts:`)",
+            ))
+        }
     };
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut roles = RoleLoader::new(&dir);
     let mut out = vec![];
     for (i, play) in plays.iter().enumerate() {
-        out.push(load_play(&doc, &i.to_string(), play, &dir, &mut roles, templates)?);
+        out.push(load_play(
+            &doc,
+            &i.to_string(),
+            play,
+            &dir,
+            &mut roles,
+            templates,
+        )?);
     }
     Ok(Playbook {
         path: path.to_path_buf(),
@@ -66,9 +133,19 @@ pub fn load_playbook(path: &Path, templates: &Templates) -> Result<Playbook, Loa
     })
 }
 
-fn as_map<'a>(doc: &Doc, path: &str, v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, LoadError> {
-    v.as_object()
-        .ok_or_else(|| err(doc, path, format!("{what} must be a mapping (key: value), not {}", kind_of(v))))
+fn as_map<'a>(
+    doc: &Doc,
+    path: &str,
+    v: &'a Value,
+    what: &str,
+) -> Result<&'a Map<String, Value>, LoadError> {
+    v.as_object().ok_or_else(|| {
+        err(
+            doc,
+            path,
+            format!("{what} must be a mapping (key: value), not {}", kind_of(v)),
+        )
+    })
 }
 
 pub(super) fn kind_of(v: &Value) -> &'static str {
@@ -82,17 +159,27 @@ pub(super) fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-pub(super) fn string_list(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vec<String>, LoadError> {
+pub(super) fn string_list(
+    doc: &Doc,
+    path: &str,
+    v: Option<&Value>,
+) -> Result<Vec<String>, LoadError> {
     match v {
         None | Some(Value::Null) => Ok(vec![]),
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
-            .map(|(i, x)| value_str(x).ok_or_else(|| err(doc, &format!("{path}/{i}"), "expected a string")))
+            .map(|(i, x)| {
+                value_str(x).ok_or_else(|| err(doc, &format!("{path}/{i}"), "expected a string"))
+            })
             .collect(),
-        Some(v) => value_str(v)
-            .map(|s| vec![s])
-            .ok_or_else(|| err(doc, path, format!("expected a string or a list of strings, not {}", kind_of(v)))),
+        Some(v) => value_str(v).map(|s| vec![s]).ok_or_else(|| {
+            err(
+                doc,
+                path,
+                format!("expected a string or a list of strings, not {}", kind_of(v)),
+            )
+        }),
     }
 }
 
@@ -109,7 +196,11 @@ fn vars_of(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vars, LoadError> 
     match v {
         None | Some(Value::Null) => Ok(Vars::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
-        Some(other) => Err(err(doc, path, format!("vars must be a mapping, not {}", kind_of(other)))),
+        Some(other) => Err(err(
+            doc,
+            path,
+            format!("vars must be a mapping, not {}", kind_of(other)),
+        )),
     }
 }
 
@@ -129,16 +220,41 @@ fn load_play(
             } else {
                 String::new()
             };
-            return Err(err(doc, &format!("{path}/{k}"), format!(
-                "unknown play keyword {k:?}{hint}; a play accepts: {}", PLAY_KEYS.join(", "))));
+            return Err(err(
+                doc,
+                &format!("{path}/{k}"),
+                format!(
+                    "unknown play keyword {k:?}{hint}; a play accepts: {}",
+                    PLAY_KEYS.join(", ")
+                ),
+            ));
         }
     }
     let hosts = match m.get("hosts") {
-        Some(Value::Array(items)) => items.iter().filter_map(value_str).collect::<Vec<_>>().join(":"),
-        Some(v) => value_str(v).ok_or_else(|| err(doc, &format!("{path}/hosts"), "hosts must be a pattern string"))?,
-        None => return Err(err(doc, path, "a play needs `hosts:` (a host pattern such as `all` or `workers:!w2`)")),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(value_str)
+            .collect::<Vec<_>>()
+            .join(":"),
+        Some(v) => value_str(v).ok_or_else(|| {
+            err(
+                doc,
+                &format!("{path}/hosts"),
+                "hosts must be a pattern string",
+            )
+        })?,
+        None => {
+            return Err(err(
+                doc,
+                path,
+                "a play needs `hosts:` (a host pattern such as `all` or `workers:!w2`)",
+            ))
+        }
     };
-    let name = m.get("name").and_then(value_str).unwrap_or_else(|| hosts.clone());
+    let name = m
+        .get("name")
+        .and_then(value_str)
+        .unwrap_or_else(|| hosts.clone());
     let mut vars = vars_of(doc, &format!("{path}/vars"), m.get("vars"))?;
     for f in string_list(doc, &format!("{path}/vars_files"), m.get("vars_files"))? {
         let file = dir.join(&f);
@@ -150,12 +266,27 @@ fn load_play(
         }
     }
     let play_tags = string_list(doc, &format!("{path}/tags"), m.get("tags"))?;
-    let origin = Arc::new(Origin { role: None, dir: dir.to_path_buf() });
-    let ctx = Inherit { when: vec![], tags: play_tags.clone(), vars: Vars::new() };
+    let origin = Arc::new(Origin {
+        role: None,
+        dir: dir.to_path_buf(),
+    });
+    let ctx = Inherit {
+        when: vec![],
+        tags: play_tags.clone(),
+        vars: Vars::new(),
+    };
     let section = |key: &str, roles: &mut RoleLoader| -> Result<Vec<Arc<Task>>, LoadError> {
         match m.get(key) {
             None | Some(Value::Null) => Ok(vec![]),
-            Some(v) => parse_tasks(doc, &format!("{path}/{key}"), v, &origin, &ctx, roles, templates),
+            Some(v) => parse_tasks(
+                doc,
+                &format!("{path}/{key}"),
+                v,
+                &origin,
+                &ctx,
+                roles,
+                templates,
+            ),
         }
     };
     let mut tasks = section("pre_tasks", roles)?;
@@ -164,7 +295,9 @@ fn load_play(
     let mut role_vars = Vars::new();
     let mut handlers = section("handlers", roles)?;
     if let Some(list) = m.get("roles") {
-        let list = list.as_array().ok_or_else(|| err(doc, &format!("{path}/roles"), "roles must be a list"))?;
+        let list = list
+            .as_array()
+            .ok_or_else(|| err(doc, &format!("{path}/roles"), "roles must be a list"))?;
         for (i, entry) in list.iter().enumerate() {
             let rpath = format!("{path}/roles/{i}");
             let loaded = roles.load_entry(doc, &rpath, entry, &ctx, templates)?;
@@ -189,7 +322,13 @@ fn load_play(
             v.as_f64()
                 .or_else(|| value_str(v).and_then(|s| s.trim_end_matches('%').parse().ok()))
                 .filter(|p| (0.0..=100.0).contains(p))
-                .ok_or_else(|| err(doc, &format!("{path}/max_fail_percentage"), "expected a number from 0 to 100"))?,
+                .ok_or_else(|| {
+                    err(
+                        doc,
+                        &format!("{path}/max_fail_percentage"),
+                        "expected a number from 0 to 100",
+                    )
+                })?,
         ),
     };
     Ok(Play {
@@ -197,12 +336,18 @@ fn load_play(
         hosts,
         vars,
         defaults,
-        gather_facts: get_bool(doc, &format!("{path}/gather_facts"), m.get("gather_facts"))?.unwrap_or(false),
+        gather_facts: get_bool(doc, &format!("{path}/gather_facts"), m.get("gather_facts"))?
+            .unwrap_or(false),
         become_: get_bool(doc, &format!("{path}/become"), m.get("become"))?,
         become_user: m.get("become_user").and_then(value_str),
         serial,
         max_fail_percentage,
-        any_errors_fatal: get_bool(doc, &format!("{path}/any_errors_fatal"), m.get("any_errors_fatal"))?.unwrap_or(false),
+        any_errors_fatal: get_bool(
+            doc,
+            &format!("{path}/any_errors_fatal"),
+            m.get("any_errors_fatal"),
+        )?
+        .unwrap_or(false),
         tags: play_tags,
         tasks,
         handlers,
@@ -212,25 +357,58 @@ fn load_play(
 
 fn parse_serial(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vec<Serial>, LoadError> {
     let one = |v: &Value, p: &str| -> Result<Serial, LoadError> {
-        let bad = || err(doc, p, format!("serial takes a number, a percentage like \"25%\", or a list of them; got {v}"));
+        let bad = || {
+            err(
+                doc,
+                p,
+                format!(
+                    "serial takes a number, a percentage like \"25%\", or a list of them; got {v}"
+                ),
+            )
+        };
         match v {
-            Value::Number(n) => n.as_u64().filter(|n| *n > 0).map(|n| Serial::Count(n as usize)).ok_or_else(bad),
+            Value::Number(n) => n
+                .as_u64()
+                .filter(|n| *n > 0)
+                .map(|n| Serial::Count(n as usize))
+                .ok_or_else(bad),
             Value::String(s) => match s.trim().strip_suffix('%') {
-                Some(p) => p.trim().parse::<f64>().ok().filter(|p| *p > 0.0 && *p <= 100.0).map(Serial::Percent).ok_or_else(bad),
-                None => s.trim().parse::<usize>().ok().filter(|n| *n > 0).map(Serial::Count).ok_or_else(bad),
+                Some(p) => p
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| *p > 0.0 && *p <= 100.0)
+                    .map(Serial::Percent)
+                    .ok_or_else(bad),
+                None => s
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Serial::Count)
+                    .ok_or_else(bad),
             },
             _ => Err(bad()),
         }
     };
     match v {
         None | Some(Value::Null) => Ok(vec![]),
-        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, x)| one(x, &format!("{path}/{i}"))).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| one(x, &format!("{path}/{i}")))
+            .collect(),
         Some(x) => Ok(vec![one(x, path)?]),
     }
 }
 
 fn flush(doc: &Doc, path: &str, origin: &Arc<Origin>) -> Arc<Task> {
-    Arc::new(bare_task("flush handlers".into(), TaskKind::FlushHandlers, origin.clone(), doc.locate(path)))
+    Arc::new(bare_task(
+        "flush handlers".into(),
+        TaskKind::FlushHandlers,
+        origin.clone(),
+        doc.locate(path),
+    ))
 }
 
 pub fn bare_task(name: String, kind: TaskKind, origin: Arc<Origin>, loc: String) -> Task {
@@ -282,31 +460,50 @@ pub(super) fn parse_tasks(
     let items = match v {
         Value::Array(items) => items,
         Value::Null => return Ok(vec![]),
-        other => return Err(err(doc, path, format!("expected a list of tasks, not {}", kind_of(other)))),
+        other => {
+            return Err(err(
+                doc,
+                path,
+                format!("expected a list of tasks, not {}", kind_of(other)),
+            ))
+        }
     };
     let mut out = vec![];
     for (i, t) in items.iter().enumerate() {
         let tpath = format!("{path}/{i}");
         let m = as_map(doc, &tpath, t, "a task")?;
         if let Some(file) = m.get("import_tasks").or_else(|| m.get("include_tasks")) {
-            let name = value_str(file).ok_or_else(|| err(doc, &tpath, "import_tasks takes a file name"))?;
-            let base = if origin.role.is_some() { origin.dir.join("tasks") } else { origin.dir.clone() };
+            let name = value_str(file)
+                .ok_or_else(|| err(doc, &tpath, "import_tasks takes a file name"))?;
+            let base = if origin.role.is_some() {
+                origin.dir.join("tasks")
+            } else {
+                origin.dir.clone()
+            };
             let sub = yaml::load_file(&base.join(&name))?;
             // Conditions and tags on the import apply to every task it brings in.
             let mut child = inherit.clone();
-            child.when.extend(conditions(doc, &format!("{tpath}/when"), m.get("when"))?);
-            child.tags.extend(string_list(doc, &format!("{tpath}/tags"), m.get("tags"))?);
+            child
+                .when
+                .extend(conditions(doc, &format!("{tpath}/when"), m.get("when"))?);
+            child
+                .tags
+                .extend(string_list(doc, &format!("{tpath}/tags"), m.get("tags"))?);
             if let Some(Value::Object(v)) = m.get("vars") {
                 child.vars.extend(v.clone());
             }
-            out.extend(parse_tasks(&sub, "", &sub.value, origin, &child, roles, templates)?);
+            out.extend(parse_tasks(
+                &sub, "", &sub.value, origin, &child, roles, templates,
+            )?);
             continue;
         }
         if let Some(spec) = m.get("import_role").or_else(|| m.get("include_role")) {
             out.extend(roles.import_role(doc, &tpath, spec, m, inherit, templates)?);
             continue;
         }
-        out.push(Arc::new(parse_task(doc, &tpath, m, origin, inherit, roles, templates)?));
+        out.push(Arc::new(parse_task(
+            doc, &tpath, m, origin, inherit, roles, templates,
+        )?));
     }
     Ok(out)
 }
@@ -331,20 +528,31 @@ fn parse_task(
         check_expr(doc, &at("when"), c, templates)?;
     }
 
-    let others: Vec<&String> = m.keys().filter(|k| !TASK_KEYS.contains(&k.as_str())).collect();
+    let others: Vec<&String> = m
+        .keys()
+        .filter(|k| !TASK_KEYS.contains(&k.as_str()))
+        .collect();
     let is_block = m.contains_key("block");
     let kind = if is_block {
         if let Some(k) = others.first() {
             return Err(err(doc, &at(k), format!("unknown keyword {k:?} in a block; a block takes block, rescue, always and task keywords")));
         }
-        let mut child = Inherit { when: when.clone(), tags: tags.clone(), vars: vars.clone() };
+        let mut child = Inherit {
+            when: when.clone(),
+            tags: tags.clone(),
+            vars: vars.clone(),
+        };
         child.when.extend(own_when.iter().cloned());
         let part = |k: &str, roles: &mut RoleLoader| match m.get(k) {
             Some(v) => parse_tasks(doc, &at(k), v, origin, &child, roles, templates),
             None => Ok(vec![]),
         };
         // Conditions of a block apply to its children, not to the block itself.
-        let kind = TaskKind::Block { block: part("block", roles)?, rescue: part("rescue", roles)?, always: part("always", roles)? };
+        let kind = TaskKind::Block {
+            block: part("block", roles)?,
+            rescue: part("rescue", roles)?,
+            always: part("always", roles)?,
+        };
         kind
     } else {
         when.extend(own_when);
@@ -358,16 +566,40 @@ fn parse_task(
             TaskKind::FlushHandlers => "meta: flush_handlers".into(),
         },
     };
-    let (loop_items, with_items) = match (m.get("loop").or_else(|| m.get("with_list")), m.get("with_items")) {
-        (Some(_), Some(_)) => return Err(err(doc, &at("with_items"), "use either loop or with_items, not both")),
+    let (loop_items, with_items) = match (
+        m.get("loop").or_else(|| m.get("with_list")),
+        m.get("with_items"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                doc,
+                &at("with_items"),
+                "use either loop or with_items, not both",
+            ))
+        }
         (Some(v), None) => (Some(v.clone()), false),
         (None, Some(v)) => (Some(v.clone()), true),
         (None, None) => (None, false),
     };
-    let loop_items = loop_items.map(|v| if with_items { serde_json::json!({"__with_items": v}) } else { v });
+    let loop_items = loop_items.map(|v| {
+        if with_items {
+            serde_json::json!({"__with_items": v})
+        } else {
+            v
+        }
+    });
     let loop_var = match m.get("loop_control") {
-        Some(Value::Object(lc)) => lc.get("loop_var").and_then(value_str).unwrap_or_else(|| "item".into()),
-        Some(_) => return Err(err(doc, &at("loop_control"), "loop_control must be a mapping (loop_var: name)")),
+        Some(Value::Object(lc)) => lc
+            .get("loop_var")
+            .and_then(value_str)
+            .unwrap_or_else(|| "item".into()),
+        Some(_) => {
+            return Err(err(
+                doc,
+                &at("loop_control"),
+                "loop_control must be a mapping (loop_var: name)",
+            ))
+        }
         None => "item".into(),
     };
     let opt_conditions = |k: &str| -> Result<Option<Vec<String>>, LoadError> {
@@ -394,7 +626,9 @@ fn parse_task(
         }
     };
     let until = opt_conditions("until")?;
-    let retries = num("retries")?.map(|n| n as u32).or(until.as_ref().map(|_| 3));
+    let retries = num("retries")?
+        .map(|n| n as u32)
+        .or(until.as_ref().map(|_| 3));
     Ok(Task {
         name,
         kind,
@@ -407,7 +641,8 @@ fn parse_task(
         tags,
         changed_when: opt_conditions("changed_when")?,
         failed_when: opt_conditions("failed_when")?,
-        ignore_errors: get_bool(doc, &at("ignore_errors"), m.get("ignore_errors"))?.unwrap_or(false),
+        ignore_errors: get_bool(doc, &at("ignore_errors"), m.get("ignore_errors"))?
+            .unwrap_or(false),
         become_: get_bool(doc, &at("become"), m.get("become"))?,
         become_user: m.get("become_user").and_then(value_str),
         delegate_to: m.get("delegate_to").and_then(value_str),
@@ -424,7 +659,11 @@ fn parse_task(
 }
 
 /// `when:` and friends: a string, a list of strings, or a literal boolean.
-pub(super) fn conditions(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vec<String>, LoadError> {
+pub(super) fn conditions(
+    doc: &Doc,
+    path: &str,
+    v: Option<&Value>,
+) -> Result<Vec<String>, LoadError> {
     match v {
         Some(Value::Bool(b)) => Ok(vec![b.to_string()]),
         other => Ok(string_list(doc, path, other)?
@@ -457,20 +696,48 @@ fn module_kind(
     others: &[&String],
     templates: &Templates,
 ) -> Result<TaskKind, LoadError> {
-    let known: Vec<&&String> = others.iter().filter(|k| modules::lookup(k).is_some() || k.as_str() == "meta" || k.ends_with(".meta")).collect();
+    let known: Vec<&&String> = others
+        .iter()
+        .filter(|k| modules::lookup(k).is_some() || k.as_str() == "meta" || k.ends_with(".meta"))
+        .collect();
     let unknown: Vec<&&String> = others.iter().filter(|k| !known.contains(k)).collect();
     if let Some(k) = unknown.first() {
         let msg = if known.is_empty() {
-            format!("unknown module {k:?}{}; modules available: {}", suggest(k, &modules::module_names()), modules::module_names().join(", "))
+            format!(
+                "unknown module {k:?}{}; modules available: {}",
+                suggest(k, &modules::module_names()),
+                modules::module_names().join(", ")
+            )
         } else {
-            format!("unknown task keyword {k:?}{}; task keywords are: {}", suggest(k, TASK_KEYS), TASK_KEYS.join(", "))
+            format!(
+                "unknown task keyword {k:?}{}; task keywords are: {}",
+                suggest(k, TASK_KEYS),
+                TASK_KEYS.join(", ")
+            )
         };
         return Err(err(doc, &format!("{path}/{k}"), msg));
     }
     let key = match known.as_slice() {
         [k] => k.as_str(),
-        [] => return Err(err(doc, path, format!("this task names no module; modules available: {}", modules::module_names().join(", ")))),
-        [a, b, ..] => return Err(err(doc, &format!("{path}/{b}"), format!("a task runs one module, but this one names {a:?} and {b:?}; split it in two"))),
+        [] => {
+            return Err(err(
+                doc,
+                path,
+                format!(
+                    "this task names no module; modules available: {}",
+                    modules::module_names().join(", ")
+                ),
+            ))
+        }
+        [a, b, ..] => {
+            return Err(err(
+                doc,
+                &format!("{path}/{b}"),
+                format!(
+                    "a task runs one module, but this one names {a:?} and {b:?}; split it in two"
+                ),
+            ))
+        }
     };
     let mpath = format!("{path}/{key}");
     let raw = m.get(key).cloned().unwrap_or(Value::Null);
@@ -490,7 +757,16 @@ fn module_kind(
             kv
         }
         Value::String(s) => split_free_form(&s, &[]).0,
-        other => return Err(err(doc, &mpath, format!("module arguments must be a mapping, not {}", kind_of(&other)))),
+        other => {
+            return Err(err(
+                doc,
+                &mpath,
+                format!(
+                    "module arguments must be a mapping, not {}",
+                    kind_of(&other)
+                ),
+            ))
+        }
     };
     if let Some(extra) = m.get("args") {
         let extra = as_map(doc, &format!("{path}/args"), extra, "args")?;
@@ -527,30 +803,67 @@ fn split_free_form(s: &str, only: &[&str]) -> (Map<String, Value>, String) {
 }
 
 fn strip_kv(text: &str, key: &str) -> String {
-    let re = regex::Regex::new(&format!(r#"(^|\s){}=('[^']*'|"[^"]*"|\S+)"#, regex::escape(key))).expect("static regex");
+    let re = regex::Regex::new(&format!(
+        r#"(^|\s){}=('[^']*'|"[^"]*"|\S+)"#,
+        regex::escape(key)
+    ))
+    .expect("static regex");
     re.replace_all(text, "").to_string()
 }
 
 /// Check names and types of module arguments now. A value that is still a template
 /// can only be type-checked once rendered, so type errors are ignored where templates are.
-fn validate_args(doc: &Doc, path: &str, def: &modules::ModuleDef, args: &Value, templates: &Templates) -> Result<(), LoadError> {
+fn validate_args(
+    doc: &Doc,
+    path: &str,
+    def: &modules::ModuleDef,
+    args: &Value,
+    templates: &Templates,
+) -> Result<(), LoadError> {
     check_templates(doc, path, args, templates)?;
-    let Err(e) = (def.build)(args.clone()) else { return Ok(()) };
+    let Err(e) = (def.build)(args.clone()) else {
+        return Ok(());
+    };
     let msg = e.to_string();
-    if let Some(field) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-        let expected = msg.split_once("expected ").map(|(_, r)| r.replace('`', "")).unwrap_or_default();
-        return Err(err(doc, &format!("{path}/{field}"), format!(
-            "unsupported argument {field:?} for module {}{}; it accepts: {expected}",
-            def.name,
-            suggest(field, &expected.split(", ").map(|s| s.trim_start_matches("one of ")).collect::<Vec<_>>()))));
+    if let Some(field) = msg
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+    {
+        let expected = msg
+            .split_once("expected ")
+            .map(|(_, r)| r.replace('`', ""))
+            .unwrap_or_default();
+        return Err(err(
+            doc,
+            &format!("{path}/{field}"),
+            format!(
+                "unsupported argument {field:?} for module {}{}; it accepts: {expected}",
+                def.name,
+                suggest(
+                    field,
+                    &expected
+                        .split(", ")
+                        .map(|s| s.trim_start_matches("one of "))
+                        .collect::<Vec<_>>()
+                )
+            ),
+        ));
     }
     if msg.starts_with("missing field") {
-        return Err(err(doc, path, format!("module {}: {}", def.name, msg.replace('`', "'"))));
+        return Err(err(
+            doc,
+            path,
+            format!("module {}: {}", def.name, msg.replace('`', "'")),
+        ));
     }
     if has_template(args) {
         return Ok(());
     }
-    Err(err(doc, path, format!("module {}: {}", def.name, msg.replace('`', "'"))))
+    Err(err(
+        doc,
+        path,
+        format!("module {}: {}", def.name, msg.replace('`', "'")),
+    ))
 }
 
 fn has_template(v: &Value) -> bool {
@@ -562,13 +875,23 @@ fn has_template(v: &Value) -> bool {
     }
 }
 
-fn check_templates(doc: &Doc, path: &str, v: &Value, templates: &Templates) -> Result<(), LoadError> {
+fn check_templates(
+    doc: &Doc,
+    path: &str,
+    v: &Value,
+    templates: &Templates,
+) -> Result<(), LoadError> {
     match v {
         Value::String(s) => templates
             .check_syntax(s)
             .map_err(|e| err(doc, path, format!("template error: {}", e.msg))),
-        Value::Array(a) => a.iter().enumerate().try_for_each(|(i, x)| check_templates(doc, &format!("{path}/{i}"), x, templates)),
-        Value::Object(o) => o.iter().try_for_each(|(k, x)| check_templates(doc, &format!("{path}/{k}"), x, templates)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| check_templates(doc, &format!("{path}/{i}"), x, templates)),
+        Value::Object(o) => o
+            .iter()
+            .try_for_each(|(k, x)| check_templates(doc, &format!("{path}/{k}"), x, templates)),
         _ => Ok(()),
     }
 }
@@ -610,11 +933,24 @@ fn check_notify(tasks: &[Arc<Task>], handlers: &[Arc<Task>]) -> Result<(), LoadE
             if !known.contains(&n.as_str()) {
                 return Err(LoadError {
                     loc: t.loc.clone(),
-                    msg: format!("notify {n:?} names no handler{}; handlers in this play: {}", suggest(n, &known), if known.is_empty() { "(none)".to_string() } else { known.join(", ") }),
+                    msg: format!(
+                        "notify {n:?} names no handler{}; handlers in this play: {}",
+                        suggest(n, &known),
+                        if known.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
                 });
             }
         }
-        if let TaskKind::Block { block, rescue, always } = &t.kind {
+        if let TaskKind::Block {
+            block,
+            rescue,
+            always,
+        } = &t.kind
+        {
             stack.extend(block.iter().chain(rescue).chain(always));
         }
     }

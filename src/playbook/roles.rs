@@ -1,7 +1,10 @@
 //! Roles: tasks/, handlers/, defaults/, vars/, meta/ dependencies, found on the role
 //! search path (beside the playbook, the repository's `roles/`, the working folder's).
 
-use super::load::{conditions, err, kind_of, parse_tasks, role_dir_candidates, string_list, suggest, Inherit, LoadError};
+use super::load::{
+    conditions, err, kind_of, parse_tasks, role_dir_candidates, string_list, suggest, Inherit,
+    LoadError,
+};
 use super::{value_str, Origin, Task};
 use crate::modules::Vars;
 use crate::template::Templates;
@@ -32,7 +35,10 @@ impl RoleLoader {
     }
 
     fn find(&self, name: &str) -> Option<PathBuf> {
-        self.search.iter().map(|d| d.join(name)).find(|d| d.is_dir())
+        self.search
+            .iter()
+            .map(|d| d.join(name))
+            .find(|d| d.is_dir())
     }
 
     /// One entry of a `roles:` list (a name, or a mapping with `role:` and params);
@@ -66,21 +72,47 @@ impl RoleLoader {
                 let tags = string_list(doc, &format!("{path}/tags"), m.get("tags"))?;
                 (name, params, when, tags)
             }
-            other => return Err(err(doc, path, format!("a role entry is a name or a mapping, not {}", kind_of(other)))),
+            other => {
+                return Err(err(
+                    doc,
+                    path,
+                    format!(
+                        "a role entry is a name or a mapping, not {}",
+                        kind_of(other)
+                    ),
+                ))
+            }
         };
         if let Some(i) = self.stack.iter().position(|r| r == &name) {
             let mut cycle = self.stack[i..].to_vec();
             cycle.push(name.clone());
-            return Err(err(doc, path, format!("recursive role dependency: {}", cycle.join(" -> "))));
+            return Err(err(
+                doc,
+                path,
+                format!("recursive role dependency: {}", cycle.join(" -> ")),
+            ));
         }
         let Some(dir) = self.find(&name) else {
             let available = self.available();
             let names: Vec<&str> = available.iter().map(String::as_str).collect();
-            return Err(err(doc, path, format!(
-                "role {name:?} not found{} in {}; roles available: {}",
-                suggest(&name, &names),
-                self.search.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-                if names.is_empty() { "(none)".into() } else { names.join(", ") })));
+            return Err(err(
+                doc,
+                path,
+                format!(
+                    "role {name:?} not found{} in {}; roles available: {}",
+                    suggest(&name, &names),
+                    self.search
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if names.is_empty() {
+                        "(none)".into()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
         };
         self.stack.push(name.clone());
         let result = self.load_dir(&name, &dir, params, when, tags, inherit, templates);
@@ -100,11 +132,34 @@ impl RoleLoader {
         inherit: &Inherit,
         templates: &Templates,
     ) -> Result<Vec<Arc<Task>>, LoadError> {
-        let spec = spec.as_object().ok_or_else(|| err(doc, path, "import_role takes a mapping: {name: ROLE, tasks_from: FILE}"))?;
-        let name = spec.get("name").and_then(value_str).ok_or_else(|| err(doc, path, "import_role needs `name:`"))?;
-        let tasks_from = spec.get("tasks_from").and_then(value_str).unwrap_or_else(|| "main".into());
+        let spec = spec.as_object().ok_or_else(|| {
+            err(
+                doc,
+                path,
+                "import_role takes a mapping: {name: ROLE, tasks_from: FILE}",
+            )
+        })?;
+        let name = spec
+            .get("name")
+            .and_then(value_str)
+            .ok_or_else(|| err(doc, path, "import_role needs `name:`"))?;
+        let tasks_from = spec
+            .get("tasks_from")
+            .and_then(value_str)
+            .unwrap_or_else(|| "main".into());
         let Some(dir) = self.find(&name) else {
-            return Err(err(doc, path, format!("role {name:?} not found in {}", self.search.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))));
+            return Err(err(
+                doc,
+                path,
+                format!(
+                    "role {name:?} not found in {}",
+                    self.search
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         };
         let mut child = inherit.clone();
         child.vars = mapping_file(&dir, "defaults")?;
@@ -113,15 +168,28 @@ impl RoleLoader {
         if let Some(Value::Object(v)) = task.get("vars") {
             child.vars.extend(v.clone());
         }
-        child.when.extend(conditions(doc, &format!("{path}/when"), task.get("when"))?);
-        child.tags.extend(string_list(doc, &format!("{path}/tags"), task.get("tags"))?);
+        child
+            .when
+            .extend(conditions(doc, &format!("{path}/when"), task.get("when"))?);
+        child
+            .tags
+            .extend(string_list(doc, &format!("{path}/tags"), task.get("tags"))?);
         let file = ["yml", "yaml"]
             .iter()
             .map(|e| dir.join("tasks").join(format!("{tasks_from}.{e}")))
             .find(|p| p.is_file())
-            .ok_or_else(|| err(doc, path, format!("role {name:?} has no tasks/{tasks_from}.yml")))?;
+            .ok_or_else(|| {
+                err(
+                    doc,
+                    path,
+                    format!("role {name:?} has no tasks/{tasks_from}.yml"),
+                )
+            })?;
         let sub = yaml::load_file(&file)?;
-        let origin = Arc::new(Origin { role: Some(name), dir });
+        let origin = Arc::new(Origin {
+            role: Some(name),
+            dir,
+        });
         parse_tasks(&sub, "", &sub.value, &origin, &child, self, templates)
     }
 
@@ -153,15 +221,30 @@ impl RoleLoader {
         let mut out = vec![];
         if let Some(meta) = main_file(dir, "meta")? {
             if let Some(deps) = meta.value.get("dependencies") {
-                let deps = deps.as_array().ok_or_else(|| err(&meta, "dependencies", "dependencies must be a list of roles"))?;
+                let deps = deps.as_array().ok_or_else(|| {
+                    err(
+                        &meta,
+                        "dependencies",
+                        "dependencies must be a list of roles",
+                    )
+                })?;
                 for (i, d) in deps.iter().enumerate() {
-                    out.extend(self.load_entry(&meta, &format!("dependencies/{i}"), d, inherit, templates)?);
+                    out.extend(self.load_entry(
+                        &meta,
+                        &format!("dependencies/{i}"),
+                        d,
+                        inherit,
+                        templates,
+                    )?);
                 }
             }
         }
         let defaults = mapping_file(dir, "defaults")?;
         let vars = mapping_file(dir, "vars")?;
-        let origin = Arc::new(Origin { role: Some(name.to_string()), dir: dir.to_path_buf() });
+        let origin = Arc::new(Origin {
+            role: Some(name.to_string()),
+            dir: dir.to_path_buf(),
+        });
         let mut child = inherit.clone();
         child.when.extend(when);
         child.tags.extend(tags);
@@ -171,10 +254,23 @@ impl RoleLoader {
             None => vec![],
         };
         let handlers = match main_file(dir, "handlers")? {
-            Some(d) => parse_tasks(&d, "", &d.value, &origin, &Inherit::default(), self, templates)?,
+            Some(d) => parse_tasks(
+                &d,
+                "",
+                &d.value,
+                &origin,
+                &Inherit::default(),
+                self,
+                templates,
+            )?,
             None => vec![],
         };
-        out.push(LoadedRole { defaults, vars, tasks, handlers });
+        out.push(LoadedRole {
+            defaults,
+            vars,
+            tasks,
+            handlers,
+        });
         Ok(out)
     }
 }
@@ -195,7 +291,14 @@ fn mapping_file(dir: &Path, part: &str) -> Result<Vars, LoadError> {
         Some(d) => match d.value {
             Value::Object(o) => Ok(o),
             Value::Null => Ok(Vars::new()),
-            ref other => Err(err(&d, "", format!("{part}/main.yml must be a mapping of variables, not {}", kind_of(other)))),
+            ref other => Err(err(
+                &d,
+                "",
+                format!(
+                    "{part}/main.yml must be a mapping of variables, not {}",
+                    kind_of(other)
+                ),
+            )),
         },
     }
 }

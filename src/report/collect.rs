@@ -18,7 +18,10 @@ impl Collector {
 impl Reporter for Collector {
     fn event(&self, e: &Event) {
         if let Event::Host(r) = e {
-            if matches!(r.status, Status::Changed | Status::Failed | Status::Unreachable) {
+            if matches!(
+                r.status,
+                Status::Changed | Status::Failed | Status::Unreachable
+            ) {
                 self.results.lock().expect("collector lock").push(r.clone());
             }
         }

@@ -39,7 +39,11 @@ impl Console {
     }
 
     fn header(&self, kind: &str, name: &str) {
-        let text = if name.is_empty() { format!("{kind} ") } else { format!("{kind} [{name}] ") };
+        let text = if name.is_empty() {
+            format!("{kind} ")
+        } else {
+            format!("{kind} [{name}] ")
+        };
         let width = 79usize.saturating_sub(text.len()).max(3);
         self.line(&format!("\n{text}{}", "*".repeat(width)));
     }
@@ -49,15 +53,20 @@ impl Console {
             Some(d) => format!("[{} -> {d}]", r.host),
             None => format!("[{}]", r.host),
         };
-        let item = r.item.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
-        let (word, paint): (&str, fn(String) -> console::StyledObject<String>) = match (r.status, r.ignored) {
-            (Status::Ok, _) => ("ok", |s| style(s).green()),
-            (Status::Changed, _) => ("changed", |s| style(s).yellow()),
-            (Status::Skipped, _) => ("skipping", |s| style(s).cyan()),
-            (Status::Failed, true) => ("failed (ignored)", |s| style(s).red()),
-            (Status::Failed, false) => ("fatal", |s| style(s).red().bold()),
-            (Status::Unreachable, _) => ("fatal", |s| style(s).red().bold()),
-        };
+        let item = r
+            .item
+            .as_ref()
+            .map(|i| format!(" => (item={i})"))
+            .unwrap_or_default();
+        let (word, paint): (&str, fn(String) -> console::StyledObject<String>) =
+            match (r.status, r.ignored) {
+                (Status::Ok, _) => ("ok", |s| style(s).green()),
+                (Status::Changed, _) => ("changed", |s| style(s).yellow()),
+                (Status::Skipped, _) => ("skipping", |s| style(s).cyan()),
+                (Status::Failed, true) => ("failed (ignored)", |s| style(s).red()),
+                (Status::Failed, false) => ("fatal", |s| style(s).red().bold()),
+                (Status::Unreachable, _) => ("fatal", |s| style(s).red().bold()),
+            };
         let mut text = format!("{word}: {target}{item}");
         if r.status == Status::Unreachable {
             text.push_str(": UNREACHABLE!");
@@ -68,9 +77,16 @@ impl Console {
             }
         }
         if let Some(o) = &r.output {
-            text.push_str(&format!(" => {}", serde_json::to_string_pretty(o).unwrap_or_default()));
+            text.push_str(&format!(
+                " => {}",
+                serde_json::to_string_pretty(o).unwrap_or_default()
+            ));
         }
-        let text = if self.color { paint(text).to_string() } else { text };
+        let text = if self.color {
+            paint(text).to_string()
+        } else {
+            text
+        };
         self.line(&text);
         if self.diff && !r.changes.is_empty() {
             let d = diff::render(&r.changes, self.color);
@@ -86,7 +102,14 @@ impl Reporter for Console {
                 let suffix = if *check { " (check mode)" } else { "" };
                 self.header("PLAY", &format!("{play}{suffix}"));
             }
-            Event::Batch { batch, batches, hosts, done, left, .. } => {
+            Event::Batch {
+                batch,
+                batches,
+                hosts,
+                done,
+                left,
+                ..
+            } => {
                 self.line(&format!(
                     "\nBATCH {batch} of {batches}: {} ({done} hosts done, {left} left)",
                     hosts.join(", ")
@@ -99,7 +122,10 @@ impl Reporter for Console {
                 self.header(if *handler { "RUNNING HANDLER" } else { "TASK" }, task);
                 if self.term.is_term() {
                     let pb = ProgressBar::new_spinner();
-                    pb.set_style(ProgressStyle::with_template("  {spinner} {elapsed} {msg}").expect("static template"));
+                    pb.set_style(
+                        ProgressStyle::with_template("  {spinner} {elapsed} {msg}")
+                            .expect("static template"),
+                    );
                     pb.set_message(task.clone());
                     pb.enable_steady_tick(std::time::Duration::from_millis(200));
                     *self.progress.lock().expect("progress lock") = Some(pb);
@@ -107,7 +133,11 @@ impl Reporter for Console {
             }
             Event::Host(r) => self.host_line(r),
             Event::Warning { msg } => self.line(&format!("[WARNING]: {msg}")),
-            Event::Stopped { play, reason, untouched } => {
+            Event::Stopped {
+                play,
+                reason,
+                untouched,
+            } => {
                 self.line(&format!("\nSTOPPED [{play}]: {reason}"));
                 if !untouched.is_empty() {
                     self.line(&format!("  not touched: {}", untouched.join(", ")));
@@ -119,8 +149,20 @@ impl Reporter for Console {
                 }
                 if let Some(r) = rollout {
                     self.header("ROLLOUT", "summary");
-                    for (label, hosts) in [("changed", &r.changed), ("rolled back", &r.rolled_back), ("failed", &r.failed), ("not touched", &r.untouched)] {
-                        self.line(&format!("{label:<12}: {}", if hosts.is_empty() { "-".to_string() } else { hosts.join(", ") }));
+                    for (label, hosts) in [
+                        ("changed", &r.changed),
+                        ("rolled back", &r.rolled_back),
+                        ("failed", &r.failed),
+                        ("not touched", &r.untouched),
+                    ] {
+                        self.line(&format!(
+                            "{label:<12}: {}",
+                            if hosts.is_empty() {
+                                "-".to_string()
+                            } else {
+                                hosts.join(", ")
+                            }
+                        ));
                     }
                 }
                 self.header("PLAY RECAP", "");

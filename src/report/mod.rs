@@ -58,14 +58,39 @@ pub struct HostStats {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    PlayStart { play: String, hosts: usize, check: bool },
-    Batch { play: String, batch: usize, batches: usize, hosts: Vec<String>, done: usize, left: usize },
-    TaskStart { play: String, task: String, loc: String, handler: bool },
+    PlayStart {
+        play: String,
+        hosts: usize,
+        check: bool,
+    },
+    Batch {
+        play: String,
+        batch: usize,
+        batches: usize,
+        hosts: Vec<String>,
+        done: usize,
+        left: usize,
+    },
+    TaskStart {
+        play: String,
+        task: String,
+        loc: String,
+        handler: bool,
+    },
     Host(HostResult),
-    Warning { msg: String },
+    Warning {
+        msg: String,
+    },
     /// A rolling play stopped before all hosts were reached.
-    Stopped { play: String, reason: String, untouched: Vec<String> },
-    Recap { stats: BTreeMap<String, HostStats>, rollout: Option<Rollout> },
+    Stopped {
+        play: String,
+        reason: String,
+        untouched: Vec<String>,
+    },
+    Recap {
+        stats: BTreeMap<String, HostStats>,
+        rollout: Option<Rollout>,
+    },
 }
 
 /// Where a rolling play left its hosts.

@@ -46,20 +46,31 @@ impl Templates {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.to_string());
         }
-        self.env.render_str(text, vars).map_err(|e| terr("<inline>", e))
+        self.env
+            .render_str(text, vars)
+            .map_err(|e| terr("<inline>", e))
     }
 
-    pub fn render_file<S: Serialize>(&self, path: &Path, vars: &S) -> Result<String, TemplateError> {
+    pub fn render_file<S: Serialize>(
+        &self,
+        path: &Path,
+        vars: &S,
+    ) -> Result<String, TemplateError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
             name: name.clone(),
             msg: format!("cannot read: {e}"),
         })?;
-        self.env.render_named_str(&name, &text, vars).map_err(|e| terr(&name, e))
+        self.env
+            .render_named_str(&name, &text, vars)
+            .map_err(|e| terr(&name, e))
     }
 
     pub fn eval_expr<S: Serialize>(&self, expr: &str, vars: &S) -> Result<Value, TemplateError> {
-        let e = self.env.compile_expression(expr).map_err(|e| terr(expr, e))?;
+        let e = self
+            .env
+            .compile_expression(expr)
+            .map_err(|e| terr(expr, e))?;
         let v = e.eval(vars).map_err(|e| terr(expr, e))?;
         serde_json::to_value(&v).map_err(|e| TemplateError {
             name: expr.into(),
@@ -77,7 +88,11 @@ impl Templates {
                     Value::String(self.render_str(s, vars)?)
                 }
             }
-            Value::Array(a) => Value::Array(a.iter().map(|i| self.render_value(i, vars)).collect::<Result<_, _>>()?),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|i| self.render_value(i, vars))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(o) => Value::Object(
                 o.iter()
                     .map(|(k, i)| Ok((k.clone(), self.render_value(i, vars)?)))
@@ -91,6 +106,9 @@ impl Templates {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(());
         }
-        self.env.template_from_str(text).map(|_| ()).map_err(|e| terr("<inline>", e))
+        self.env
+            .template_from_str(text)
+            .map(|_| ())
+            .map_err(|e| terr("<inline>", e))
     }
 }

@@ -69,14 +69,18 @@ impl Cmd {
         out.extend_from_slice(parts.next().unwrap_or("").as_bytes());
         let mut used = 0;
         for part in parts {
-            let value = values
-                .get(used)
-                .unwrap_or_else(|| panic!("script template has more holes than values: {template}"));
+            let value = values.get(used).unwrap_or_else(|| {
+                panic!("script template has more holes than values: {template}")
+            });
             out.extend(quote(value.as_ref()));
             out.extend_from_slice(part.as_bytes());
             used += 1;
         }
-        assert_eq!(used, values.len(), "script template has fewer holes than values: {template}");
+        assert_eq!(
+            used,
+            values.len(),
+            "script template has fewer holes than values: {template}"
+        );
         Cmd(out)
     }
 

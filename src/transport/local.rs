@@ -14,7 +14,11 @@ impl LocalConnection {
         let mut child = Command::new("/bin/sh")
             .arg("-c")
             .arg(std::ffi::OsStr::from_bytes(cmd))
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

@@ -61,6 +61,10 @@ pub enum TransportError {
     Timeout(Duration),
     #[error("connection lost: {0}")]
     Lost(String),
+    /// The connection is up but the server will not run a command on it (e.g.
+    /// `MaxSessions 0`, or a `ForceCommand`/policy refusing exec).
+    #[error("{addr} refused to run a command: {reason}")]
+    Refused { addr: String, reason: String },
     #[error("local command failed to start: {0}")]
     Io(String),
 }

@@ -1,15 +1,348 @@
-//! SSH transport (russh): being written in its own change.
+//! SSH transport over russh: one authenticated connection per host, one session
+//! channel per command, many commands in flight at once on the same connection.
+
+mod auth;
+mod config;
+mod known_hosts;
+
+pub use config::{ssh_config_for, SshConfigEntry};
 
 use super::{Output, SshTarget, TransportError};
+use known_hosts::{HostEntries, HostKeyStatus};
+use russh::client::{self, Handle};
+use russh::keys::ssh_key::{HashAlg, PublicKey};
+use russh::keys::PublicKeyOrCertificate;
+use russh::{ChannelMsg, ChannelOpenFailure, Disconnect};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, Semaphore};
 
-pub struct SshConnection;
+/// Channels one connection keeps open at once. OpenSSH refuses the eleventh with its
+/// default `MaxSessions 10`; staying below it avoids refusals in the common case.
+pub const DEFAULT_MAX_CHANNELS: usize = 8;
+
+/// A silent server is probed this often; after `KEEPALIVE_MAX` unanswered probes
+/// the connection counts as lost, so a vanished host fails commands instead of hanging.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+const KEEPALIVE_MAX: usize = 3;
+
+/// Cheap to clone: clones share the one connection (and its channel limit).
+#[derive(Clone)]
+pub struct SshConnection(Arc<Shared>);
+
+struct Shared {
+    handle: Handle<HostKeyCheck>,
+    addr: String,
+    slots: Semaphore,
+    open_channels: AtomicUsize,
+    channel_closed: Notify,
+}
 
 impl SshConnection {
     pub async fn connect(target: &SshTarget) -> Result<SshConnection, TransportError> {
-        Err(TransportError::Connect { addr: format!("{}:{}", target.host, target.port), reason: "SSH transport not built yet".into() })
+        Self::connect_with_max_channels(target, DEFAULT_MAX_CHANNELS).await
     }
-    pub async fn exec(&self, _cmd: &[u8], _stdin: Option<&[u8]>) -> Result<Output, TransportError> {
-        Err(TransportError::Lost("SSH transport not built yet".into()))
+
+    /// As [`connect`](Self::connect), for servers whose `MaxSessions` is known.
+    pub async fn connect_with_max_channels(
+        target: &SshTarget,
+        max_channels: usize,
+    ) -> Result<SshConnection, TransportError> {
+        let addr = format!("{}:{}", target.host, target.port);
+        let connect_error = |reason: String| TransportError::Connect {
+            addr: addr.clone(),
+            reason,
+        };
+        let recorded =
+            HostEntries::load(&target.known_hosts, &target.host, target.port).map_err(|e| {
+                connect_error(format!(
+                    "cannot read known_hosts {}: {e}",
+                    target.known_hosts.display()
+                ))
+            })?;
+        let config = Arc::new(client_config(&recorded));
+
+        let stream = tokio::time::timeout(
+            target.connect_timeout,
+            TcpStream::connect((target.host.as_str(), target.port)),
+        )
+        .await
+        .map_err(|_| connect_error(format!("timed out after {:?}", target.connect_timeout)))?
+        .map_err(|e| connect_error(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+
+        let verdict = Arc::new(Mutex::new(None));
+        let checker = HostKeyCheck {
+            target: target.clone(),
+            addr: addr.clone(),
+            recorded,
+            verdict: verdict.clone(),
+        };
+        // A server that accepts TCP but never finishes the handshake must not hang the run.
+        let handshake = async {
+            let mut handle = client::connect_stream(config, stream, checker)
+                .await
+                .map_err(|e| {
+                    // The host key check leaves its own, more precise, error behind.
+                    verdict
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take()
+                        .unwrap_or_else(|| connect_error(format!("SSH handshake failed: {e}")))
+                })?;
+            auth::authenticate(&mut handle, target, &addr).await?;
+            Ok::<_, TransportError>(handle)
+        };
+        let handle = tokio::time::timeout(target.connect_timeout, handshake)
+            .await
+            .map_err(|_| {
+                connect_error(format!(
+                    "SSH handshake did not finish within {:?}",
+                    target.connect_timeout
+                ))
+            })??;
+        Ok(SshConnection(Arc::new(Shared {
+            handle,
+            addr,
+            slots: Semaphore::new(max_channels.max(1)),
+            open_channels: AtomicUsize::new(0),
+            channel_closed: Notify::new(),
+        })))
     }
-    pub async fn close(&self) {}
+
+    pub async fn exec(&self, cmd: &[u8], stdin: Option<&[u8]>) -> Result<Output, TransportError> {
+        self.0.exec(cmd, stdin).await
+    }
+
+    pub async fn close(&self) {
+        let _ = self
+            .0
+            .handle
+            .disconnect(Disconnect::ByApplication, "", "en")
+            .await;
+    }
 }
+
+impl Shared {
+    async fn exec(&self, cmd: &[u8], stdin: Option<&[u8]>) -> Result<Output, TransportError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| self.lost("connection closed"))?;
+        let channel = self.open_channel().await?;
+        // Counted from here until the channel is gone, whatever way this future ends.
+        let _open = OpenChannel::register(self);
+        let (mut reader, writer) = channel.split();
+        let mut stop = StopOnDrop(Some(writer));
+        let writer = stop.0.as_ref().expect("just set");
+        writer
+            .exec(true, cmd.to_vec())
+            .await
+            .map_err(|e| self.lost(&format!("cannot start command: {e}")))?;
+
+        let feed = async {
+            if let Some(data) = stdin {
+                // Waits for the server's window, so any size is fine.
+                writer.data_bytes(data.to_vec()).await?;
+            }
+            // EOF even without stdin, so a command that reads stdin sees the end of it.
+            writer.eof().await
+        };
+        let collect = async {
+            let mut out = Output::default();
+            let mut closed = false;
+            while let Some(msg) = reader.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => {
+                        out.stderr.extend_from_slice(&data)
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                    ChannelMsg::ExitSignal { .. } => out.status = None,
+                    ChannelMsg::Failure => {
+                        return Err(TransportError::Refused {
+                            addr: self.addr.clone(),
+                            reason: "the server declined to run the command".into(),
+                        })
+                    }
+                    ChannelMsg::Close => {
+                        closed = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if closed {
+                Ok(out)
+            } else {
+                Err(self.lost("connection dropped while a command was running"))
+            }
+        };
+        tokio::pin!(collect);
+        // A command may exit without reading all of stdin; then the window never
+        // reopens and the feed would wait forever, so the output decides when we are done.
+        let result = tokio::select! {
+            result = &mut collect => result,
+            _ = feed => collect.await,
+        };
+        stop.0 = None; // the channel ran its course; nothing to stop
+        result
+    }
+
+    /// Opens a session channel, waiting out `MaxSessions` refusals: they can only
+    /// be caused by our own channels, so one of them closing makes room.
+    async fn open_channel(&self) -> Result<russh::Channel<client::Msg>, TransportError> {
+        loop {
+            let closed = self.channel_closed.notified();
+            match self.handle.channel_open_session().await {
+                Ok(channel) => return Ok(channel),
+                Err(russh::Error::ChannelOpenFailure(reason)) => {
+                    if self.open_channels.load(Ordering::SeqCst) == 0 {
+                        return Err(TransportError::Refused {
+                            addr: self.addr.clone(),
+                            reason: format!("no session channel ({})", open_failure_text(&reason)),
+                        });
+                    }
+                    // The timeout covers a close that happened before we started listening.
+                    let _ = tokio::time::timeout(Duration::from_millis(200), closed).await;
+                }
+                Err(e) => return Err(self.lost(&e.to_string())),
+            }
+        }
+    }
+
+    fn lost(&self, why: &str) -> TransportError {
+        TransportError::Lost(format!("{}: {why}", self.addr))
+    }
+}
+
+/// Keeps the count of open channels right even when an exec is cancelled.
+struct OpenChannel<'a>(&'a Shared);
+
+impl<'a> OpenChannel<'a> {
+    fn register(conn: &'a Shared) -> Self {
+        conn.open_channels.fetch_add(1, Ordering::SeqCst);
+        OpenChannel(conn)
+    }
+}
+
+impl Drop for OpenChannel<'_> {
+    fn drop(&mut self) {
+        self.0.open_channels.fetch_sub(1, Ordering::SeqCst);
+        self.0.channel_closed.notify_waiters();
+    }
+}
+
+/// When an exec is dropped before its channel closed (a caller's timeout), the
+/// remote command must not keep a session slot and run on unseen. Closing the
+/// channel makes sshd close the command's pipes, so it dies of SIGPIPE at its next
+/// write; the `signal` request kills it outright where sshd allows (OpenSSH refuses
+/// it for root logins, which run without privilege separation).
+struct StopOnDrop(Option<russh::ChannelWriteHalf<client::Msg>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let Some(writer) = self.0.take() else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = writer.signal(russh::Sig::KILL).await;
+                let _ = writer.close().await;
+            });
+        }
+    }
+}
+
+fn open_failure_text(reason: &ChannelOpenFailure) -> String {
+    match reason {
+        ChannelOpenFailure::AdministrativelyProhibited => "administratively prohibited".into(),
+        ChannelOpenFailure::ResourceShortage => "resource shortage".into(),
+        ChannelOpenFailure::Other { reason, .. } => reason.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn client_config(recorded: &HostEntries) -> client::Config {
+    let mut preferred = russh::Preferred::default();
+    // Ask for the key types already on record first, so a host known by its RSA key
+    // is not reported as changed because it also has an ed25519 key.
+    let mut keys = recorded.algorithms();
+    for alg in preferred.key.iter() {
+        if !keys.contains(alg) {
+            keys.push(alg.clone());
+        }
+    }
+    preferred.key = Cow::Owned(keys);
+    client::Config {
+        preferred,
+        keepalive_interval: Some(KEEPALIVE_INTERVAL),
+        keepalive_max: KEEPALIVE_MAX,
+        nodelay: true,
+        ..Default::default()
+    }
+}
+
+/// The russh event handler; its one job is to judge the server's host key.
+struct HostKeyCheck {
+    target: SshTarget,
+    addr: String,
+    recorded: HostEntries,
+    verdict: Arc<Mutex<Option<TransportError>>>,
+}
+
+impl HostKeyCheck {
+    fn judge(&self, offered: &PublicKey) -> Result<(), TransportError> {
+        let t = &self.target;
+        let fingerprint = offered.fingerprint(HashAlg::Sha256).to_string();
+        let known_hosts = t.known_hosts.display().to_string();
+        match self.recorded.status(offered) {
+            HostKeyStatus::Known => Ok(()),
+            HostKeyStatus::Unknown if t.accept_new_host_keys => {
+                known_hosts::append(&t.known_hosts, &t.host, t.port, offered).map_err(|e| {
+                    TransportError::Connect {
+                        addr: self.addr.clone(),
+                        reason: format!("cannot record the new host key in {known_hosts}: {e}"),
+                    }
+                })
+            }
+            HostKeyStatus::Unknown => Err(TransportError::UnknownHostKey {
+                addr: self.addr.clone(),
+                known_hosts,
+                fingerprint,
+            }),
+            HostKeyStatus::Changed | HostKeyStatus::Revoked => {
+                Err(TransportError::HostKeyMismatch {
+                    addr: self.addr.clone(),
+                    known_hosts,
+                    fingerprint,
+                })
+            }
+        }
+    }
+}
+
+impl client::Handler for HostKeyCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        match self.judge(&server_public_key.public_key()) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                *self.verdict.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                Ok(false)
+            }
+        }
+    }
+}
+
+// Many tasks share one connection through `&SshConnection`.
+const _: () = {
+    fn shareable<T: Send + Sync>() {}
+    let _ = shareable::<SshConnection>;
+};

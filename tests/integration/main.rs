@@ -1,6 +1,12 @@
 //! One integration test binary: real OpenSSH daemons on loopback, real Terraform
 //! output, real etcd. Modules are grouped by what they prove.
 
+mod support;
+
+mod converge;
 mod core_modules;
+mod pki_etcd;
+mod pki_playbook;
 mod terraform_errors;
 mod terraform_source;
+mod transport_ssh;

@@ -3,7 +3,7 @@
 //! `;` in it reach the program literally (Ansible's behaviour).
 
 use crate::modules::args::opt_stringish;
-use crate::modules::{Change, Ctx, ModResult, ModuleError, Module, Plan, Planned, Step, Vars};
+use crate::modules::{Change, Ctx, ModResult, Module, ModuleError, Plan, Planned, Step, Vars};
 use crate::transport::{Cmd, Output};
 use serde::Deserialize;
 
@@ -27,16 +27,22 @@ pub struct Command {
 impl Command {
     fn words(&self) -> ModResult<Vec<String>> {
         match (&self.cmd, &self.argv) {
-            (Some(c), None) => shlex::split(c)
-                .filter(|w| !w.is_empty())
-                .ok_or_else(|| ModuleError::new(format!("cannot split command {c:?} into words (unbalanced quotes?)"))),
+            (Some(c), None) => shlex::split(c).filter(|w| !w.is_empty()).ok_or_else(|| {
+                ModuleError::new(format!(
+                    "cannot split command {c:?} into words (unbalanced quotes?)"
+                ))
+            }),
             (None, Some(a)) if !a.is_empty() => Ok(a.clone()),
-            _ => Err(ModuleError::new("give exactly one of `cmd` (a string) or `argv` (a list)")),
+            _ => Err(ModuleError::new(
+                "give exactly one of `cmd` (a string) or `argv` (a list)",
+            )),
         }
     }
 
     fn display(&self) -> String {
-        self.cmd.clone().unwrap_or_else(|| self.argv.clone().unwrap_or_default().join(" "))
+        self.cmd
+            .clone()
+            .unwrap_or_else(|| self.argv.clone().unwrap_or_default().join(" "))
     }
 }
 
@@ -55,11 +61,18 @@ impl Module for Command {
         if let Some(dir) = &self.chdir {
             cmd = cmd.in_dir(dir);
         }
-        Ok(Planned::Done(operator_run(self.display(), cmd, self.stdin.as_deref())))
+        Ok(Planned::Done(operator_run(
+            self.display(),
+            cmd,
+            self.stdin.as_deref(),
+        )))
     }
 
     fn finish(&self, outputs: &[Output]) -> ModResult<Vars> {
-        let mut r = outputs.last().map(crate::modules::args::exec_result).unwrap_or_default();
+        let mut r = outputs
+            .last()
+            .map(crate::modules::args::exec_result)
+            .unwrap_or_default();
         r.insert("cmd".into(), self.display().into());
         Ok(r)
     }
@@ -88,13 +101,17 @@ pub(crate) fn guard_says_skip(
     let mut plan = Plan::ok();
     if let Some(path) = creates {
         if answers.next() == Some(true) {
-            plan.data.insert("msg".into(), format!("skipped, since {path} exists").into());
+            plan.data
+                .insert("msg".into(), format!("skipped, since {path} exists").into());
             return Some(plan);
         }
     }
     if let Some(path) = removes {
         if answers.next() == Some(false) {
-            plan.data.insert("msg".into(), format!("skipped, since {path} does not exist").into());
+            plan.data.insert(
+                "msg".into(),
+                format!("skipped, since {path} does not exist").into(),
+            );
             return Some(plan);
         }
     }

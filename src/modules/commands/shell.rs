@@ -40,11 +40,18 @@ impl Module for Shell {
         if let Some(dir) = &self.chdir {
             cmd = cmd.in_dir(dir);
         }
-        Ok(Planned::Done(operator_run(self.cmd.clone(), cmd, self.stdin.as_deref())))
+        Ok(Planned::Done(operator_run(
+            self.cmd.clone(),
+            cmd,
+            self.stdin.as_deref(),
+        )))
     }
 
     fn finish(&self, outputs: &[Output]) -> ModResult<Vars> {
-        let mut r = outputs.last().map(crate::modules::args::exec_result).unwrap_or_default();
+        let mut r = outputs
+            .last()
+            .map(crate::modules::args::exec_result)
+            .unwrap_or_default();
         r.insert("cmd".into(), self.cmd.clone().into());
         Ok(r)
     }

@@ -3,7 +3,7 @@
 use super::{default_true, plan_put, Attrs, WriteOpts};
 use crate::modules::args::{lenient_bool, Mode};
 use crate::modules::fileprobe::{self, Kind};
-use crate::modules::{Content, Ctx, ModResult, ModuleError, Module, Planned};
+use crate::modules::{Content, Ctx, ModResult, Module, ModuleError, Planned};
 use crate::transport::{Cmd, Output};
 use serde::Deserialize;
 
@@ -29,11 +29,18 @@ pub struct Copy {
 
 impl Copy {
     fn attrs(&self) -> Attrs {
-        Attrs { mode: self.mode, owner: self.owner.clone(), group: self.group.clone() }
+        Attrs {
+            mode: self.mode,
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+        }
     }
 
     fn opts(&self) -> WriteOpts {
-        WriteOpts { backup: self.backup, force: self.force }
+        WriteOpts {
+            backup: self.backup,
+            force: self.force,
+        }
     }
 
     fn content(&self, ctx: &Ctx) -> ModResult<Vec<u8>> {
@@ -55,7 +62,9 @@ impl Copy {
     fn target(&self) -> String {
         match (&self.src, self.dest.ends_with('/')) {
             (Some(src), true) => {
-                let name = std::path::Path::new(src).file_name().map(|n| n.to_string_lossy().into_owned());
+                let name = std::path::Path::new(src)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned());
                 format!("{}{}", self.dest, name.unwrap_or_default())
             }
             _ => self.dest.clone(),
@@ -81,6 +90,13 @@ impl Module for Copy {
                 }
             }
         }
-        plan_put(&target, Content::Plain(self.content(ctx)?), &self.attrs(), &self.opts(), probed, ctx.diff)
+        plan_put(
+            &target,
+            Content::Plain(self.content(ctx)?),
+            &self.attrs(),
+            &self.opts(),
+            probed,
+            ctx.diff,
+        )
     }
 }

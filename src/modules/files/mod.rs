@@ -43,7 +43,9 @@ pub fn plan_put(
 ) -> ModResult<Planned> {
     let st = fileprobe::parse(path, &probed[0])?;
     if st.kind == Kind::Dir {
-        return Err(ModuleError::new(format!("{path} is a directory; give the full file path as dest")));
+        return Err(ModuleError::new(format!(
+            "{path} is a directory; give the full file path as dest"
+        )));
     }
     let secret = matches!(content, Content::Secret(_));
     let new_sha = fileprobe::sha256_hex(content.bytes());
@@ -70,7 +72,10 @@ pub fn plan_put(
         change = match (before, after) {
             (Some(b), Some(a)) => change.from_to(b, a).text_diff(),
             _ => change.from_to(
-                st.sha256.clone().map(|s| format!("sha256:{s}")).unwrap_or_else(|| "absent".into()),
+                st.sha256
+                    .clone()
+                    .map(|s| format!("sha256:{s}"))
+                    .unwrap_or_else(|| "absent".into()),
                 format!("sha256:{new_sha}"),
             ),
         };
@@ -131,15 +136,40 @@ pub fn attr_steps(path: &str, attrs: &Attrs, changes: &[Change]) -> Vec<Step> {
     let wants = |what: &str| changes.iter().any(|c| c.what == what);
     if wants("mode") {
         if let Some(m) = attrs.mode {
-            // Five digits: GNU chmod keeps a directory's setgid bit on `0755` and
-            // only clears it on `00755`, so four would never converge.
-            steps.push(Step::exec(Cmd::new("chmod").arg(format!("{:05o}", m.0)).arg("--").arg(path)));
+            // GNU chmod keeps a directory's setuid/setgid bits on `0755` and only
+            // clears them on `00755`: five digits when such a bit must go, or it
+            // would never converge.
+            let before = changes
+                .iter()
+                .find(|c| c.what == "mode")
+                .and_then(|c| c.before.as_deref())
+                .and_then(|b| u32::from_str_radix(b, 8).ok())
+                .unwrap_or(0);
+            let digits = if before & !m.0 & 0o6000 != 0 { 5 } else { 4 };
+            steps.push(Step::exec(
+                Cmd::new("chmod")
+                    .arg(format!("{:0digits$o}", m.0))
+                    .arg("--")
+                    .arg(path),
+            ));
         }
     }
-    let owner = if wants("owner") { attrs.owner.clone() } else { None };
-    let group = if wants("group") { attrs.group.clone() } else { None };
+    let owner = if wants("owner") {
+        attrs.owner.clone()
+    } else {
+        None
+    };
+    let group = if wants("group") {
+        attrs.group.clone()
+    } else {
+        None
+    };
     if owner.is_some() || group.is_some() {
-        let spec = format!("{}:{}", owner.unwrap_or_default(), group.unwrap_or_default());
+        let spec = format!(
+            "{}:{}",
+            owner.unwrap_or_default(),
+            group.unwrap_or_default()
+        );
         let spec = spec.trim_end_matches(':').to_string();
         steps.push(Step::exec(Cmd::new("chown").arg(spec).arg("--").arg(path)));
     }

@@ -27,11 +27,18 @@ pub struct Template {
 
 impl Template {
     fn attrs(&self) -> Attrs {
-        Attrs { mode: self.mode, owner: self.owner.clone(), group: self.group.clone() }
+        Attrs {
+            mode: self.mode,
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+        }
     }
 
     fn opts(&self) -> WriteOpts {
-        WriteOpts { backup: self.backup, force: self.force }
+        WriteOpts {
+            backup: self.backup,
+            force: self.force,
+        }
     }
 
     fn render(&self, ctx: &Ctx) -> ModResult<String> {
@@ -47,6 +54,13 @@ impl Module for Template {
 
     fn plan(&self, ctx: &Ctx, probed: &[Output]) -> ModResult<Planned> {
         let text = self.render(ctx)?;
-        plan_put(&self.dest, Content::Plain(text.into_bytes()), &self.attrs(), &self.opts(), probed, ctx.diff)
+        plan_put(
+            &self.dest,
+            Content::Plain(text.into_bytes()),
+            &self.attrs(),
+            &self.opts(),
+            probed,
+            ctx.diff,
+        )
     }
 }

@@ -1,7 +1,7 @@
 //! `assert`: every expression in `that` must hold.
 
 use crate::modules::args::{string_list, truthy};
-use crate::modules::{Ctx, ModResult, ModuleError, Module, Plan, Planned};
+use crate::modules::{Ctx, ModResult, Module, ModuleError, Plan, Planned};
 use crate::transport::{Cmd, Output};
 use serde::Deserialize;
 
@@ -25,17 +25,26 @@ impl Module for Assert {
 
     fn plan(&self, ctx: &Ctx, _probed: &[Output]) -> ModResult<Planned> {
         for expr in &self.that {
-            let e = expr.trim().trim_start_matches("{{").trim_end_matches("}}").trim();
+            let e = expr
+                .trim()
+                .trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim();
             if !truthy(&ctx.controller.eval(e)?) {
                 return Err(ModuleError::new(
-                    self.fail_msg.clone().unwrap_or_else(|| format!("Assertion failed: {e}")),
+                    self.fail_msg
+                        .clone()
+                        .unwrap_or_else(|| format!("Assertion failed: {e}")),
                 ));
             }
         }
         let mut plan = Plan::ok();
         plan.data.insert(
             "msg".into(),
-            self.success_msg.clone().unwrap_or_else(|| "All assertions passed".into()).into(),
+            self.success_msg
+                .clone()
+                .unwrap_or_else(|| "All assertions passed".into())
+                .into(),
         );
         Ok(Planned::Done(plan))
     }

@@ -1,6 +1,6 @@
 //! `debug`: print a message or a variable.
 
-use crate::modules::{Ctx, ModResult, ModuleError, Module, Plan, Planned};
+use crate::modules::{Ctx, ModResult, Module, ModuleError, Plan, Planned};
 use crate::transport::{Cmd, Output};
 use serde::Deserialize;
 use serde_json::Value;

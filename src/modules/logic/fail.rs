@@ -1,6 +1,6 @@
 //! `fail`: stop this host with a message.
 
-use crate::modules::{Ctx, ModResult, ModuleError, Module, Planned};
+use crate::modules::{Ctx, ModResult, Module, ModuleError, Planned};
 use crate::transport::{Cmd, Output};
 use serde::Deserialize;
 
@@ -17,6 +17,10 @@ impl Module for Fail {
     }
 
     fn plan(&self, _ctx: &Ctx, _probed: &[Output]) -> ModResult<Planned> {
-        Err(ModuleError::new(self.msg.clone().unwrap_or_else(|| "Failed as requested from task".into())))
+        Err(ModuleError::new(
+            self.msg
+                .clone()
+                .unwrap_or_else(|| "Failed as requested from task".into()),
+        ))
     }
 }

@@ -17,8 +17,16 @@ impl Module for SetFact {
 
     fn plan(&self, _ctx: &Ctx, _probed: &[Output]) -> ModResult<Planned> {
         let mut plan = Plan::ok();
-        plan.facts = self.facts.iter().filter(|(k, _)| *k != "cacheable").map(|(k, v)| (k.clone(), v.clone())).collect();
-        plan.data.insert("ansible_facts".into(), serde_json::Value::Object(plan.facts.clone()));
+        plan.facts = self
+            .facts
+            .iter()
+            .filter(|(k, _)| *k != "cacheable")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        plan.data.insert(
+            "ansible_facts".into(),
+            serde_json::Value::Object(plan.facts.clone()),
+        );
         Ok(Planned::Done(plan))
     }
 }
