@@ -11,8 +11,10 @@ pub mod facts;
 pub mod files;
 pub mod kubernetes;
 pub mod logic;
+pub mod net;
 pub mod packages;
 pub mod pki;
+pub mod services;
 #[cfg(test)]
 pub(crate) mod testutil;
 

@@ -31,14 +31,20 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, kubernetes, logic, packages, pki};
+use super::{commands, files, kubernetes, logic, net, packages, pki, services};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
     "shell" => commands::shell::Shell, free_form = true;
     "copy" => files::copy::Copy;
+    "file" => files::file::File;
+    "lineinfile" => files::lineinfile::LineInFile;
     "template" => files::template::Template;
     "slurp" => files::slurp::Slurp;
+    "stat" => files::stat::Stat;
+    "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
+    "wait_for" => net::wait_for::WaitFor;
+    "uri" => net::uri::Uri;
     "x509_ca" => pki::x509_ca::X509Ca;
     "x509_cert" => pki::x509_cert::X509Cert;
     "x509_keypair" => pki::x509_keypair::X509Keypair;

@@ -1,6 +1,8 @@
 //! Helpers for module tests: a `Ctx` without a host, a controller that serves
 //! templates from memory, and shorthands for outputs and plans.
 
+pub mod table;
+
 use super::{Controller, Ctx, ModResult, ModuleError, Plan, Planned, Vars};
 use crate::transport::Output;
 use std::collections::HashMap;
