@@ -11,6 +11,7 @@ pub mod facts;
 pub mod files;
 pub mod logic;
 pub mod pki;
+pub mod storage;
 
 pub use registry::{lookup, module_names, ModuleDef};
 
