@@ -526,7 +526,19 @@ mod tests {
             ],
         ));
         assert_eq!(steps(&p), vec!["resize2fs /dev/data/big"]);
-        // Same size (one block less than a block short): nothing to do.
+        // After resize2fs (recorded): 307200 blocks fill the 1.17 GiB LV; nothing to do.
+        let p = done(m.plan(
+            &ctx(),
+            &[
+                base[0].clone(),
+                base[1].clone(),
+                rec!("fs_ext4_grown_size"),
+                rec!("fs_ext4_grown_dumpe2fs"),
+                rec!("fs_ext4_mounted_mp"),
+            ],
+        ));
+        assert!(p.is_empty(), "{p:?}");
+        // Less than one block more is not worth a resize2fs.
         let p = done(m.plan(
             &ctx(),
             &[
