@@ -15,6 +15,7 @@ pub mod net;
 pub mod packages;
 pub mod pki;
 pub mod services;
+pub mod storage;
 #[cfg(test)]
 pub(crate) mod testutil;
 

@@ -31,7 +31,7 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, kubernetes, logic, net, packages, pki, services};
+use super::{commands, files, kubernetes, logic, net, packages, pki, services, storage};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
@@ -58,6 +58,10 @@ registry! {
     "assert" => logic::assert::Assert;
     "fail" => logic::fail::Fail;
     "setup" | "gather_facts" => super::facts::Setup;
+    "lvg" => storage::lvg::Lvg;
+    "lvol" => storage::lvol::Lvol;
+    "filesystem" => storage::filesystem::Filesystem;
+    "mount" => storage::mount::Mount;
 }
 
 /// Collections whose prefix is accepted in front of a module name, so Ansible
