@@ -24,7 +24,7 @@ pub fn load(args: &RunArgs) -> Result<Loaded, String> {
     let extra = extra_vars::parse(&args.extra_vars)?;
     // Patterns are checked now, so a typo stops the run before any connection.
     if let Some(l) = &args.limit {
-        inventory::select(&inventory, l).map_err(|e| e.to_string())?;
+        inventory::select(&inventory, l).map_err(|e| format!("-l (--limit): {e}"))?;
     }
     for play in &playbook.plays {
         inventory::select(&inventory, &play.hosts).map_err(|e| format!("{}: {e}", play.loc))?;
