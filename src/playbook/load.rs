@@ -302,6 +302,14 @@ pub(super) fn parse_tasks(
     for (i, t) in items.iter().enumerate() {
         let tpath = format!("{path}/{i}");
         let m = as_map(doc, &tpath, t, "a task")?;
+        // `ansible.builtin.import_tasks:` and friends are the same keywords.
+        let unprefixed: Map<String, Value>;
+        let m = if m.keys().any(|k| include_keyword(k).is_some()) {
+            unprefixed = m.iter().map(|(k, v)| (include_keyword(k).unwrap_or(k).to_string(), v.clone())).collect();
+            &unprefixed
+        } else {
+            m
+        };
         if let Some(file) = m.get("import_tasks").or_else(|| m.get("include_tasks")) {
             let key = if m.contains_key("import_tasks") { "import_tasks" } else { "include_tasks" };
             let name = value_str(file).ok_or_else(|| err(doc, &format!("{tpath}/{key}"), format!("{key} takes a file name")))?;
@@ -331,6 +339,12 @@ pub(super) fn parse_tasks(
         out.push(Arc::new(parse_task(doc, &tpath, m, origin, inherit, roles, templates)?));
     }
     Ok(out)
+}
+
+/// `ansible.builtin.import_role` -> `import_role` (and the other include keywords).
+fn include_keyword(key: &str) -> Option<&str> {
+    let short = key.strip_prefix("ansible.builtin.").or_else(|| key.strip_prefix("ansible.legacy."))?;
+    ["import_tasks", "include_tasks", "import_role", "include_role"].into_iter().find(|k| *k == short)
 }
 
 fn parse_task(
