@@ -117,7 +117,10 @@ fn vars_of(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vars, LoadError> 
     match v {
         None | Some(Value::Null) => Ok(Vars::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
-        Some(other) => Err(err(doc, path, format!("vars must be a mapping, not {}", kind_of(other)))),
+        Some(other) => Err(err(doc, path, format!(
+            "vars must be a mapping of variables (name: value), not {}{}",
+            kind_of(other),
+            if other.is_array() { " (remove the `- ` before each name)" } else { "" }))),
     }
 }
 
@@ -296,7 +299,7 @@ pub(super) fn parse_tasks(
     let items = match v {
         Value::Array(items) => items,
         Value::Null => return Ok(vec![]),
-        other => return Err(err(doc, path, format!("expected a list of tasks, not {}", kind_of(other)))),
+        other => return Err(err(doc, path, format!("expected a list of tasks, not {} (start each task with `- `)", kind_of(other)))),
     };
     let mut out = vec![];
     for (i, t) in items.iter().enumerate() {
