@@ -626,7 +626,7 @@ fn validate_args(doc: &Doc, path: &str, def: &modules::ModuleDef, args: &Value, 
     let templated: Vec<&String> = given.iter().filter(|(_, v)| has_template(v)).map(|(k, _)| k).collect();
     let mut trial = given.clone();
     let mut tried: std::collections::HashMap<String, usize> = templated.iter().map(|k| (k.to_string(), 0)).collect();
-    let mut first_error: std::collections::HashMap<String, String> = Default::default();
+    let mut errors: std::collections::HashMap<String, Vec<String>> = Default::default();
     for k in &templated {
         trial.insert(k.to_string(), substitute(&given[k.as_str()], 0));
     }
@@ -650,23 +650,26 @@ fn validate_args(doc: &Doc, path: &str, def: &modules::ModuleDef, args: &Value, 
         }
         match culprit(def, &trial, &msg) {
             Some(k) if tried.contains_key(&k) => {
-                first_error.entry(k.clone()).or_insert_with(|| msg.clone());
+                errors.entry(k.clone()).or_default().push(msg.clone());
                 let n = tried.get_mut(&k).expect("templated");
                 *n += 1;
                 if *n < PLACEHOLDERS {
                     trial.insert(k.clone(), substitute(&given[k.as_str()], *n));
                     continue;
                 }
-                // No value of any kind fits here. A lone `{{ expression }}` may render
-                // to something else again, so the run will tell; but a list, mapping
-                // or text around a template has its shape already, and it is wrong.
-                if is_single_expression(&given[k.as_str()]) {
+                // No stand-in fits. A lone `{{ expression }}` may render to anything,
+                // and a message that changes with the stand-in is about content only
+                // the run will know; but a list, mapping or text around a template has
+                // its shape already, and one same complaint about every stand-in is
+                // about that shape.
+                let seen = &errors[&k];
+                if is_single_expression(&given[k.as_str()]) || seen.iter().any(|m| m != &seen[0]) {
                     return Ok(());
                 }
                 return Err(err(doc, &format!("{path}/{k}"), format!(
                     "argument {k:?} of module {}: {}",
                     def.name,
-                    first_error[&k].replace('`', "'"))));
+                    seen[0].replace('`', "'"))));
             }
             Some(k) => {
                 return Err(err(doc, &format!("{path}/{k}"), format!(
@@ -892,4 +895,70 @@ pub(super) fn role_dir_candidates(base: &Path) -> Vec<PathBuf> {
         v.push(cwd.join("roles"));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    /// A module whose `ips` are checked as it is built, as a certificate module would.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Probe {
+        dest: String,
+        #[serde(default)]
+        mode: Option<modules::args::Mode>,
+        #[serde(default, deserialize_with = "ips")]
+        ips: Vec<std::net::IpAddr>,
+    }
+
+    fn ips<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<std::net::IpAddr>, D::Error> {
+        let v: Vec<String> = Deserialize::deserialize(d)?;
+        v.iter()
+            .map(|s| s.parse().map_err(|_| serde::de::Error::custom(format!("{s:?} is not an IP address"))))
+            .collect()
+    }
+
+    impl modules::Module for Probe {
+        fn probe(&self, _: &modules::Ctx) -> modules::ModResult<Vec<crate::transport::Cmd>> {
+            Ok(vec![])
+        }
+        fn plan(&self, _: &modules::Ctx, _: &[crate::transport::Output]) -> modules::ModResult<modules::Planned> {
+            Ok(modules::Planned::Done(modules::Plan::ok()))
+        }
+    }
+
+    static PROBE: modules::ModuleDef = modules::ModuleDef {
+        name: "probe",
+        aliases: &[],
+        build: |v| Ok(Box::new(serde_json::from_value::<Probe>(v)?)),
+        free_form: false,
+    };
+
+    fn check(args: &str) -> Result<(), LoadError> {
+        let doc = yaml::parse(&format!("probe: {args}\n"), Path::new("t.yml")).unwrap();
+        validate_args(&doc, "probe", &PROBE, &doc.value["probe"], &Templates::new())
+    }
+
+    #[test]
+    fn static_arguments_are_type_checked_beside_templates() {
+        let e = check(r#"{dest: "{{ root }}/x", mode: [1]}"#).unwrap_err();
+        assert!(e.msg.starts_with("argument \"mode\""), "{e}");
+        let e = check(r#"{dest: ["{{ root }}/x"]}"#).unwrap_err();
+        assert!(e.msg.contains("argument \"dest\"") && e.msg.contains("expected a string"), "{e}");
+        let e = check(r#"{dest: /x, ips: ["10.0.0.1", "10.0.0.300"]}"#).unwrap_err();
+        assert!(e.msg.contains("10.0.0.300"), "{e}");
+        let e = check(r#"{dest: /x, nmae: y}"#).unwrap_err();
+        assert!(e.msg.contains("unsupported argument \"nmae\"") && e.msg.contains("dest, mode, ips"), "{e}");
+    }
+
+    #[test]
+    fn templated_arguments_are_given_the_benefit_of_the_doubt() {
+        check(r#"{dest: "{{ d }}", mode: "{{ m }}"}"#).unwrap();
+        check(r#"{dest: /x, ips: ["{{ private_ip }}", "127.0.0.1"]}"#).unwrap();
+        check(r#"{dest: /x, ips: ["10.0.0.{{ n }}"]}"#).unwrap();
+        check(r#"{dest: /x, ips: "{{ addresses }}"}"#).unwrap();
+    }
 }
