@@ -151,7 +151,7 @@ impl PlayRt<'_> {
                 Some(p) => (failed as f64) * 100.0 / (batch.len() as f64) > p,
                 None => rolling && failed == batch.len(),
             };
-            let rescued_stop = rolling && rollout.rolled_back.len() > 0 && self.play.any_errors_fatal;
+            let rescued_stop = rolling && !rollout.rolled_back.is_empty() && self.play.any_errors_fatal;
             if aborted || over_budget || rescued_stop || (self.play.any_errors_fatal && failed > 0) {
                 let untouched: Vec<String> = hosts[done..].to_vec();
                 if !untouched.is_empty() || rolling {

@@ -383,8 +383,7 @@ fn parse_task(
             None => Ok(vec![]),
         };
         // Conditions of a block apply to its children, not to the block itself.
-        let kind = TaskKind::Block { block: part("block", roles)?, rescue: part("rescue", roles)?, always: part("always", roles)? };
-        kind
+        TaskKind::Block { block: part("block", roles)?, rescue: part("rescue", roles)?, always: part("always", roles)? }
     } else {
         when.extend(own_when);
         module_kind(doc, path, m, &others, templates, origin, &roles.playbook_dir)?
