@@ -32,7 +32,10 @@ mod tests {
 
     #[test]
     fn near_misses_only() {
-        assert_eq!(suggest("wrokers", &["all", "control", "workers"]), " (did you mean \"workers\"?)");
+        assert_eq!(
+            suggest("wrokers", &["all", "control", "workers"]),
+            " (did you mean \"workers\"?)"
+        );
         assert_eq!(suggest("etcd", &["all", "control", "workers"]), "");
     }
 }

@@ -122,7 +122,10 @@ fn runtime_names(t: &Task, out: &mut HashSet<String>) {
         out.insert(r.clone());
     }
     match &t.kind {
-        TaskKind::Module { def, args: Value::Object(m) } if def.name == "set_fact" => {
+        TaskKind::Module {
+            def,
+            args: Value::Object(m),
+        } if def.name == "set_fact" => {
             out.extend(m.keys().filter(|k| *k != "cacheable").cloned());
         }
         TaskKind::Block {
