@@ -372,16 +372,20 @@ impl Scope<'_> {
                 return Err(self.undefined(t, hosts, r, &missing));
             }
         }
-        // What the name's value reads must be defined too, as the run renders it.
-        let mut seen = HashSet::new();
+        // What the name's value reads must be defined too, as the run renders it;
+        // hosts that share one value are checked together.
+        let mut by_value: Vec<(&Value, Vec<String>)> = vec![];
         for h in hosts {
             let Some(v) = self.static_value(t, h, name) else {
                 continue;
             };
+            match by_value.iter_mut().find(|(w, _)| *w == v) {
+                Some((_, hs)) => hs.push(h.clone()),
+                None => by_value.push((v, vec![h.clone()])),
+            }
+        }
+        for (v, group) in by_value {
             for inner in value_names(self.templates, v) {
-                if !seen.insert(inner.clone()) {
-                    continue;
-                }
                 chain.push(name.to_string());
                 let via = Ref {
                     name: inner,
@@ -389,7 +393,7 @@ impl Scope<'_> {
                     what: r.what.clone(),
                     via: Some(name.to_string()),
                 };
-                let res = self.check(t, std::slice::from_ref(h), &via, chain);
+                let res = self.check(t, &group, &via, chain);
                 chain.pop();
                 res?;
             }
