@@ -399,6 +399,45 @@ impl Templates {
         })
     }
 
+    /// Top-level names a template reads from its context, less the environment's own
+    /// globals (functions such as `range`, and `omit`); names it sets itself
+    /// (`{% set %}`, loop variables) are not among them.
+    pub fn undeclared(
+        &self,
+        text: &str,
+    ) -> Result<std::collections::BTreeSet<String>, TemplateError> {
+        if !has_jinja(text) {
+            return Ok(Default::default());
+        }
+        let t = self.env.template_from_str(text).map_err(|e| {
+            undefined::convert(&self.env, e, Origin::inline(text, text), &Value::UNDEFINED)
+        })?;
+        Ok(self.without_globals(t.undeclared_variables(false)))
+    }
+
+    /// Like [`Templates::undeclared`], for a bare expression (`when:`, `that:`).
+    pub fn undeclared_expr(
+        &self,
+        expr: &str,
+    ) -> Result<std::collections::BTreeSet<String>, TemplateError> {
+        let e = self
+            .env
+            .compile_expression(expr)
+            .map_err(|e| undefined::convert(&self.env, e, Origin::expr(expr), &Value::UNDEFINED))?;
+        Ok(self.without_globals(e.undeclared_variables(false)))
+    }
+
+    fn without_globals(
+        &self,
+        names: std::collections::HashSet<String>,
+    ) -> std::collections::BTreeSet<String> {
+        let globals: std::collections::HashSet<&str> = self.env.globals().map(|(k, _)| k).collect();
+        names
+            .into_iter()
+            .filter(|n| !globals.contains(n.as_str()))
+            .collect()
+    }
+
     /// Compiles a template string without rendering it (load-time check).
     pub fn check_syntax(&self, text: &str) -> Result<(), TemplateError> {
         if !has_jinja(text) {

@@ -665,7 +665,9 @@ impl Module for Uri {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testutil::table::{build, build_err, done, out, out_rc, plan_err, probe, steps};
+    use crate::modules::testutil::table::{
+        build, build_err, done, out, out_rc, plan_err, probe, steps,
+    };
     use serde_json::json;
 
     fn uri(args: Value) -> Uri {
