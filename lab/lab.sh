@@ -27,6 +27,7 @@ up_locked() {
     ensure_repo
     ensure_lab_key
     start_repo_server
+    start_l2hub
     vms=$(vm_list)
     while read -r i name role; do
         if [[ $fresh == 1 ]]; then stop_vm "$name"; fi
@@ -76,6 +77,7 @@ down_locked() {
         stop_vm "$(basename "$(dirname "$pidfile")")"
     done
     stop_repo_server
+    stop_l2hub
     if [[ $purge == 1 ]]; then
         # The lab key, host keys and the blank VMs (blank.img, snapshot/) stay:
         # known_hosts and outputs remain valid and the next `up` restores

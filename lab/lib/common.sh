@@ -12,9 +12,12 @@ LAB_MEM=${LAB_MEM:-768}
 LAB_SMP=${LAB_SMP:-1}
 LAB_ROOT_SIZE=${LAB_ROOT_SIZE:-2G}
 LAB_EPH_SIZE=${LAB_EPH_SIZE:-2G}
-# Generous: a cold boot of three VMs takes 90 s on an idle 2-core machine and
-# twice that when the machine is busy with other work.
-LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-300}
+# When to give up on a VM that does not answer SSH. A cold boot costs a VM
+# about 30 s of CPU; on a busy machine that can take many minutes of wall
+# time, so the real limit is the CPU the VM's qemu has used, with a wall-time
+# limit only as a backstop.
+LAB_BOOT_CPU_LIMIT=${LAB_BOOT_CPU_LIMIT:-150}
+LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-1200}
 LAB_CLUSTER_NAME=${LAB_CLUSTER_NAME:-windlass-lab}
 LAB_MIRROR=${LAB_MIRROR:-http://deb.debian.org/debian}
 LAB_SUITE=bookworm
