@@ -107,10 +107,11 @@ pub fn load_playbook(path: &Path, templates: &Templates) -> Result<Playbook, Loa
                 "the playbook is empty; it should be a list of plays",
             ))
         }
-        other => return Err(err(
-            &doc,
-            "",
-            format!(
+        other => {
+            return Err(err(
+                &doc,
+                "",
+                format!(
                 "a playbook is a list of plays, each starting with `- hosts:`; this file is {}{}",
                 kind_of(other),
                 if other.is_object() {
@@ -119,7 +120,8 @@ pub fn load_playbook(path: &Path, templates: &Templates) -> Result<Playbook, Loa
                     ""
                 }
             ),
-        )),
+            ))
+        }
     };
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut roles = RoleLoader::new(&dir);
@@ -872,27 +874,28 @@ fn module_kind(
         };
         return Err(err(doc, &format!("{path}/{k}"), msg));
     }
-    let key =
-        match known.as_slice() {
-            [k] => k.as_str(),
-            [] => {
-                return Err(err(
-                    doc,
-                    path,
-                    format!(
-                        "this task names no module; modules available: {}",
-                        modules::module_names().join(", ")
-                    ),
-                ))
-            }
-            [a, b, ..] => return Err(err(
+    let key = match known.as_slice() {
+        [k] => k.as_str(),
+        [] => {
+            return Err(err(
+                doc,
+                path,
+                format!(
+                    "this task names no module; modules available: {}",
+                    modules::module_names().join(", ")
+                ),
+            ))
+        }
+        [a, b, ..] => {
+            return Err(err(
                 doc,
                 &format!("{path}/{b}"),
                 format!(
                     "a task runs one module, but this one names {a:?} and {b:?}; split it in two"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let mpath = format!("{path}/{key}");
     let raw = m.get(key).cloned().unwrap_or(Value::Null);
     if key == "meta" || key.ends_with(".meta") {

@@ -24,7 +24,7 @@
 
 use super::lvm::{self, Lv, Vg};
 use super::{human_bytes, split_opts};
-use crate::modules::args::{lenient_bool, opt_stringish, string_list};
+use crate::modules::args::{lenient_bool, string_list};
 use crate::modules::files::default_true;
 use crate::modules::{Change, Ctx, ModResult, Module, ModuleError, Plan, Planned, Step};
 use crate::transport::{Cmd, Output};
@@ -36,7 +36,7 @@ use serde_json::json;
 pub struct Lvol {
     pub vg: String,
     pub lv: String,
-    #[serde(default, deserialize_with = "opt_stringish")]
+    #[serde(default, deserialize_with = "checked_size")]
     pub size: Option<String>,
     #[serde(default)]
     pub state: LvolState,
@@ -776,4 +776,16 @@ mod tests {
         ));
         assert_eq!(steps(&p), vec!["lvcreate --yes -n big -l 766 data"]);
     }
+}
+
+/// A size is checked as soon as the arguments are read (so a typo such as `10X`
+/// stops the run before any host is contacted); a template is checked once rendered.
+fn checked_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = crate::modules::args::opt_stringish(d)?;
+    if let Some(text) = &v {
+        if !text.contains("{{") && !text.contains("{%") {
+            parse_size(text).map_err(|e| serde::de::Error::custom(e.0))?;
+        }
+    }
+    Ok(v)
 }
