@@ -57,6 +57,7 @@ cmd_up() {
             *) usage ;;
         esac
     done
+    [[ $EUID == 0 ]] || die "lab.sh up needs root (apt-get, debootstrap, chroot)"
     ensure_host_tools
     mkdir -p "$CACHE" "$LAB_DIR"
     with_lab_lock up_locked "$fresh"

@@ -41,17 +41,19 @@ ensure_host_tools() {
     for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils debootstrap:debootstrap \
                 dpkg-scanpackages:dpkg-dev dpkg-deb:dpkg ssh:openssh-client \
                 ssh-keygen:openssh-client mkfs.ext4:e2fsprogs debugfs:e2fsprogs \
-                flock:util-linux python3:python3 curl:curl; do
+                flock:util-linux curl:curl; do
         bin=${pair%%:*} pkg=${pair#*:}
         command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
     done
+    # Debian's own python3 (servers and helpers use it by full path, so a
+    # python3 of a version manager on PATH does not count).
+    [[ -x /usr/bin/python3 ]] || missing+=(python3)
     if ((${#missing[@]})); then
         log "installing host packages: ${missing[*]}"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" >/dev/null
     fi
-    command -v cargo >/dev/null 2>&1 || die "cargo is needed to build the stand-in kubelet"
 }
 
 # Run a command holding an exclusive flock on a file (waiting for it).
