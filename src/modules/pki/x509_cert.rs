@@ -177,6 +177,20 @@ impl Module for X509Cert {
     }
 }
 
+/// IP SANs are checked when the arguments are read, so `10.0.0.300` stops the run
+/// before any host is contacted; templated entries are checked once rendered.
+fn ip_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = string_list(d)?;
+    for ip in &list {
+        if !ip.contains("{{") && ip.trim().parse::<std::net::IpAddr>().is_err() {
+            return Err(serde::de::Error::custom(format!(
+                "ip_addresses: {ip:?} is not an IPv4 or IPv6 address"
+            )));
+        }
+    }
+    Ok(list)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,18 +490,4 @@ mod tests {
         assert_eq!(mode(&crt), 0o644);
         assert_eq!(mode(&dir.path().join("host/pki/etcd/server.key")), 0o600);
     }
-}
-
-/// IP SANs are checked when the arguments are read, so `10.0.0.300` stops the run
-/// before any host is contacted; templated entries are checked once rendered.
-fn ip_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let list = string_list(d)?;
-    for ip in &list {
-        if !ip.contains("{{") && ip.trim().parse::<std::net::IpAddr>().is_err() {
-            return Err(serde::de::Error::custom(format!(
-                "ip_addresses: {ip:?} is not an IPv4 or IPv6 address"
-            )));
-        }
-    }
-    Ok(list)
 }

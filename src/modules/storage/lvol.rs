@@ -467,6 +467,18 @@ fn fs_type_cmd(path: &str) -> Cmd {
     )
 }
 
+/// A size is checked as soon as the arguments are read (so a typo such as `10X`
+/// stops the run before any host is contacted); a template is checked once rendered.
+fn checked_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = crate::modules::args::opt_stringish(d)?;
+    if let Some(text) = &v {
+        if !text.contains("{{") && !text.contains("{%") {
+            parse_size(text).map_err(|e| serde::de::Error::custom(e.0))?;
+        }
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,16 +788,4 @@ mod tests {
         ));
         assert_eq!(steps(&p), vec!["lvcreate --yes -n big -l 766 data"]);
     }
-}
-
-/// A size is checked as soon as the arguments are read (so a typo such as `10X`
-/// stops the run before any host is contacted); a template is checked once rendered.
-fn checked_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = crate::modules::args::opt_stringish(d)?;
-    if let Some(text) = &v {
-        if !text.contains("{{") && !text.contains("{%") {
-            parse_size(text).map_err(|e| serde::de::Error::custom(e.0))?;
-        }
-    }
-    Ok(v)
 }

@@ -5,7 +5,7 @@ pub mod drift;
 pub mod site;
 pub mod upgrade;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct Lab {
@@ -130,10 +130,6 @@ impl Lab {
             .iter()
             .map(|m| m["name"].as_str().expect("name").to_string())
             .collect()
-    }
-
-    pub fn pki(&self) -> &Path {
-        &self.repo
     }
 }
 
