@@ -157,9 +157,11 @@ prepare_vm() {
     [[ -f $dir/ssh_host_ed25519_key ]] \
         || ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$dir/ssh_host_ed25519_key"
     if [[ ! -f $dir/blank.img || $(cat "$dir/blank.key" 2>/dev/null) != "$(blank_key "$i" "$name")" ]]; then
+        stop_vm "$name"   # its disks are about to be replaced
         make_vm_disk "$i" "$name"
         echo cold-fresh >"$dir/boot.mode"
     elif [[ $fresh == 1 || ! -f $dir/disk.qcow2 || ! -f $dir/eph.img ]]; then
+        stop_vm "$name"
         rm -f "$dir/suspend.state" "$dir/eph.img"
         if snapshot_valid "$i" "$name"; then
             new_overlay "$dir/snapshot/disk.qcow2" qcow2 "$dir/disk.qcow2"
