@@ -517,8 +517,9 @@ mod tests {
             .unwrap_err()
             .0
             .contains("VG, FREE or PVS"));
-        let bad = lvol(json!({"vg": "data", "lv": "big", "size": "10X"}));
-        assert!(bad.probe(&ctx()).unwrap_err().0.contains("\"10X\""));
+        // Refused as soon as the arguments are read, before any probe.
+        let bad = serde_json::from_value::<Lvol>(json!({"vg": "data", "lv": "big", "size": "10X"}));
+        assert!(bad.unwrap_err().to_string().contains("\"10X\""));
     }
 
     #[test]
