@@ -480,7 +480,8 @@ pub(super) fn parse_tasks(
             } else {
                 origin.dir.clone()
             };
-            let sub = yaml::load_file(&base.join(&name))?;
+            let file = base.join(&name);
+            let sub = yaml::load_file(&file)?;
             // Conditions and tags on the import apply to every task it brings in.
             let mut child = inherit.clone();
             child
@@ -492,9 +493,7 @@ pub(super) fn parse_tasks(
             if let Some(Value::Object(v)) = m.get("vars") {
                 child.vars.extend(v.clone());
             }
-            out.extend(parse_tasks(
-                &sub, "", &sub.value, origin, &child, roles, templates,
-            )?);
+            out.extend(roles.include_file(doc, &tpath, &file, &sub, origin, &child, templates)?);
             continue;
         }
         if let Some(spec) = m.get("import_role").or_else(|| m.get("include_role")) {
