@@ -12,7 +12,9 @@ LAB_MEM=${LAB_MEM:-768}
 LAB_SMP=${LAB_SMP:-1}
 LAB_ROOT_SIZE=${LAB_ROOT_SIZE:-2G}
 LAB_EPH_SIZE=${LAB_EPH_SIZE:-2G}
-LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-180}
+# Generous: a cold boot of three VMs takes 90 s on an idle 2-core machine and
+# twice that when the machine is busy with other work.
+LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-300}
 LAB_CLUSTER_NAME=${LAB_CLUSTER_NAME:-windlass-lab}
 LAB_MIRROR=${LAB_MIRROR:-http://deb.debian.org/debian}
 LAB_SUITE=bookworm
@@ -33,7 +35,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # empty there.
 ensure_host_tools() {
     local missing=() bin pkg
-    for pair in qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap \
+    for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils debootstrap:debootstrap \
                 dpkg-scanpackages:dpkg-dev dpkg-deb:dpkg ssh:openssh-client \
                 ssh-keygen:openssh-client mkfs.ext4:e2fsprogs debugfs:e2fsprogs \
                 flock:util-linux python3:python3 curl:curl; do
@@ -44,7 +46,7 @@ ensure_host_tools() {
         log "installing host packages: ${missing[*]}"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+            "${missing[@]}" >/dev/null
     fi
     command -v cargo >/dev/null 2>&1 || die "cargo is needed to build the stand-in kubelet"
 }

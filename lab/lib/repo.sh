@@ -141,7 +141,7 @@ build_repo() {
     download_debs "$tmp"
     for v in $LAB_KUBELET_VERSIONS; do build_kubelet_deb "$v" "$tmp"; done
     (
-        cd "$tmp"
+        cd "$tmp" || exit 1
         dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null
         gzip -9kn Packages
         {

@@ -3,7 +3,9 @@
 
 mod support;
 
+mod bad_input;
 mod converge;
+mod core_modules;
 mod pki_etcd;
 mod pki_playbook;
 mod terraform_errors;

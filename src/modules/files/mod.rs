@@ -1,5 +1,8 @@
 pub mod copy;
+pub mod file;
+pub mod lineinfile;
 pub mod slurp;
+pub mod stat;
 pub mod template;
 
 use super::args::Mode;
@@ -133,9 +136,19 @@ pub fn attr_steps(path: &str, attrs: &Attrs, changes: &[Change]) -> Vec<Step> {
     let wants = |what: &str| changes.iter().any(|c| c.what == what);
     if wants("mode") {
         if let Some(m) = attrs.mode {
+            // GNU chmod keeps a directory's setuid/setgid bits on `0755` and only
+            // clears them on `00755`: five digits when such a bit must go, or it
+            // would never converge.
+            let before = changes
+                .iter()
+                .find(|c| c.what == "mode")
+                .and_then(|c| c.before.as_deref())
+                .and_then(|b| u32::from_str_radix(b, 8).ok())
+                .unwrap_or(0);
+            let digits = if before & !m.0 & 0o6000 != 0 { 5 } else { 4 };
             steps.push(Step::exec(
                 Cmd::new("chmod")
-                    .arg(format!("{:04o}", m.0))
+                    .arg(format!("{:0digits$o}", m.0))
                     .arg("--")
                     .arg(path),
             ));
