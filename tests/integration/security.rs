@@ -518,3 +518,135 @@ fn private_keys_are_written_0600_and_a_readable_ca_folder_is_refused() {
             .contains("PRIVATE KEY"));
     }
 }
+
+/// Stand-ins for the package and service tools, on PATH for a local-connection
+/// host: they record their arguments (NUL-separated) and succeed quietly.
+const RECORDER: &str =
+    "#!/bin/sh\nprintf '%s\\0' \"$(basename \"$0\")\" \"$@\" >> \"$WINDLASS_TEST_LOG\"\nexit 0\n";
+
+#[test]
+fn module_arguments_reach_commands_as_words_through_every_file_package_and_service_module() {
+    let s = Scratch::new();
+    let canary = format!("/tmp/windlass-canary-mod-{}", std::process::id());
+    let relative = format!("windlass-canary-modrel-{}", std::process::id());
+    let _ = std::fs::remove_file(&canary);
+    let bin = s.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in [
+        "systemctl",
+        "dpkg-query",
+        "dpkg",
+        "apt-get",
+        "apt-mark",
+        "apt-cache",
+    ] {
+        let p = bin.join(tool);
+        std::fs::write(&p, RECORDER).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let root = s.path("root");
+    std::fs::create_dir_all(root.join("f")).unwrap();
+    // Path components: no '/', attacks touch a relative canary in the working folder.
+    let names: Vec<String> = attacks(&relative)
+        .into_iter()
+        .filter(|n| !n.contains('\n'))
+        .collect();
+    // Unit and package names may hold anything.
+    let units: Vec<String> = attacks(&canary);
+    let vars = s.write(
+        "vars.json",
+        serde_json::to_string(&serde_json::json!({"names": names, "units": units})).unwrap(),
+    );
+    let inv = s.write(
+        "inv.yml",
+        format!(
+            "all:\n  hosts:\n    local:\n      ansible_connection: local\n      root: '{}'\n",
+            root.display()
+        ),
+    );
+    let site = s.write(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: file
+      file: {path: "{{ root }}/f/{{ item }}", state: touch, mode: "0600"}
+      loop: "{{ names }}"
+    - name: directory
+      file: {path: "{{ root }}/d/{{ item }}", state: directory}
+      loop: "{{ names }}"
+    - name: link
+      file: {path: "{{ root }}/l/{{ item }}", src: "{{ root }}/f/{{ item }}", state: link}
+      loop: "{{ names }}"
+    - name: lineinfile
+      lineinfile: {path: "{{ root }}/lines/{{ item }}", line: "{{ item }}", create: true}
+      loop: "{{ names }}"
+    - name: stat
+      stat: {path: "{{ root }}/f/{{ item }}"}
+      loop: "{{ names }}"
+    - name: systemd
+      systemd: {name: "{{ item }}", state: started, enabled: true}
+      loop: "{{ units }}"
+      ignore_errors: true
+    - name: systemd_dropin
+      systemd_dropin: {unit: "{{ item }}", name: "{{ item }}", content: "[Service]\n", unit_dir: "{{ root }}/units"}
+      loop: "{{ names }}"
+      ignore_errors: true
+    - name: apt
+      apt: {name: "{{ item }}", state: present}
+      loop: "{{ units }}"
+      ignore_errors: true
+    - name: file absent
+      file: {path: "{{ root }}/d/{{ item }}", state: absent}
+      loop: "{{ names }}"
+"#,
+    );
+    for d in ["d", "l", "lines"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let log = s.path("calls.log");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["converge", "-i", &inv, &site, "-e", &format!("@{vars}")])
+        .env("NO_COLOR", "1")
+        .env("PATH", path)
+        .env("WINDLASS_TEST_LOG", &log)
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!Path::new(&canary).exists(), "a value was run as a command");
+    assert!(!s.path(&relative).exists(), "a value was run as a command");
+    for n in &names {
+        assert_eq!(mode_of(&root.join("f").join(n)), 0o600, "{n:?}");
+        assert!(!root.join("d").join(n).exists(), "{n:?}");
+        assert_eq!(
+            std::fs::read_link(root.join("l").join(n)).unwrap(),
+            root.join("f").join(n)
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("lines").join(n)).unwrap(),
+            format!("{n}\n")
+        );
+    }
+    // Whatever reached the stand-in tools arrived as whole words: no word of the
+    // log is a piece of an attack (a split would leave e.g. "touch" on its own).
+    let calls = std::fs::read(&log).unwrap_or_default();
+    let words: Vec<&[u8]> = calls.split(|b| *b == 0).collect();
+    assert!(
+        !words
+            .iter()
+            .any(|w| *w == b"touch" || *w == canary.as_bytes()),
+        "an argument was split into shell words: {:?}",
+        String::from_utf8_lossy(&calls)
+    );
+}
