@@ -381,9 +381,9 @@ fn self_including_task_files_and_roles_are_errors_not_crashes() {
         "- hosts: all\n  tasks:\n    - import_tasks: a.yml\n",
     )
     .unwrap();
-    let e = windlass::playbook::load_playbook(&d.join("site.yml"), &templates)
-        .err()
-        .expect("a cycle is refused");
+    let Err(e) = windlass::playbook::load_playbook(&d.join("site.yml"), &templates) else {
+        panic!("a cycle is refused");
+    };
     assert!(e.to_string().contains("recursive include"), "{e}");
 
     std::fs::create_dir_all(d.join("roles/loop/tasks")).unwrap();
@@ -393,9 +393,9 @@ fn self_including_task_files_and_roles_are_errors_not_crashes() {
     )
     .unwrap();
     std::fs::write(d.join("site.yml"), "- hosts: all\n  roles: [loop]\n").unwrap();
-    let e = windlass::playbook::load_playbook(&d.join("site.yml"), &templates)
-        .err()
-        .expect("a cycle is refused");
+    let Err(e) = windlass::playbook::load_playbook(&d.join("site.yml"), &templates) else {
+        panic!("a cycle is refused");
+    };
     assert!(e.to_string().contains("recursive include"), "{e}");
 }
 
