@@ -27,6 +27,7 @@ up_locked() {
     ensure_repo
     ensure_lab_key
     start_repo_server
+    start_l2hub
     vms=$(vm_list)
     while read -r i name role; do
         if [[ $fresh == 1 ]]; then stop_vm "$name"; fi
@@ -56,6 +57,7 @@ cmd_up() {
             *) usage ;;
         esac
     done
+    [[ $EUID == 0 ]] || die "lab.sh up needs root (apt-get, debootstrap, chroot)"
     ensure_host_tools
     mkdir -p "$CACHE" "$LAB_DIR"
     with_lab_lock up_locked "$fresh"
@@ -76,6 +78,7 @@ down_locked() {
         stop_vm "$(basename "$(dirname "$pidfile")")"
     done
     stop_repo_server
+    stop_l2hub
     if [[ $purge == 1 ]]; then
         # The lab key, host keys and the blank VMs (blank.img, snapshot/) stay:
         # known_hosts and outputs remain valid and the next `up` restores

@@ -57,6 +57,21 @@ make_vm_disk() {
     od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$stage/machine-id"
     echo >>"$stage/machine-id"
     echo "deb [trusted=yes] $(vm_apt_repo "$i") ./" >"$stage/sources.list"
+    cat >"$stage/interfaces" <<EOF
+auto lo
+iface lo inet loopback
+
+auto eth0
+iface eth0 inet dhcp
+
+# The lab's private segment (a hub on the host joins every VM's eth1): the
+# other VMs' private IPs 10.240.M.15 are reached through it. This VM's own
+# address stays on eth0, so eth1 needs none.
+auto eth1
+iface eth1 inet manual
+    up ip link set eth1 up
+    up ip route replace 10.240.0.0/16 dev eth1 src $(vm_private_ip "$i")
+EOF
     cp "$LAB_DIR/ssh_key.pub" "$stage/authorized_keys"
     cp "$dir/ssh_host_ed25519_key" "$dir/ssh_host_ed25519_key.pub" "$stage/"
     chmod 0644 "$stage"/*
@@ -65,6 +80,7 @@ make_vm_disk() {
     local target
     {
         for target in /etc/hostname /etc/hosts /etc/machine-id /etc/apt/sources.list \
+                      /etc/network/interfaces \
                       /root/.ssh/authorized_keys /etc/ssh/ssh_host_ed25519_key \
                       /etc/ssh/ssh_host_ed25519_key.pub; do
             echo "rm $target"
@@ -90,9 +106,10 @@ make_vm_disk() {
 # LAB_SNAPSHOTS=0 turns both off (every `up` boots cold).
 LAB_SNAPSHOTS=${LAB_SNAPSHOTS:-1}
 
-# quiet, no i8042 probing (several seconds under TCG), no crypto self-tests.
+# quiet, no i8042 probing (several seconds under TCG), no crypto self-tests,
+# and no timer check (on a busy host it wrongly finds the 8254 timer broken).
 LAB_KERNEL_CMDLINE="console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet mitigations=off \
-i8042.noaux=1 i8042.nokbd=1 cryptomgr.notests 8250.nr_uarts=1"
+i8042.noaux=1 i8042.nokbd=1 cryptomgr.notests 8250.nr_uarts=1 no_timer_check"
 
 # The qemu arguments of VM I (one per line), without the run-time parts
 # (pidfile, daemonize, incoming), so they can also key the saved states.
@@ -109,6 +126,8 @@ vm_qemu_args() {
         -drive "file=$dir/eph.img,format=raw,if=virtio,cache=unsafe,discard=unmap" \
         -netdev "user,id=n0,net=10.240.$i.0/24,host=$(vm_host_ip "$i"),dhcpstart=$(vm_private_ip "$i"),dns=10.240.$i.3,hostname=$name,hostfwd=tcp:127.0.0.1:$(vm_port "$i")-:22" \
         -device "virtio-net-pci,netdev=n0,mac=52:54:00:f0:00:$(printf %02x "$i")" \
+        -netdev "dgram,id=n1,local.type=unix,local.path=$dir/l2.sock,remote.type=unix,remote.path=$LAB_DIR/l2hub.sock" \
+        -device "virtio-net-pci,netdev=n1,mac=52:54:00:f1:00:$(printf %02x "$i")" \
         -device virtio-rng-pci
 }
 
@@ -131,16 +150,18 @@ blank_key() {
 }
 
 # Make sure the VM has disks (FRESH=1: new blank ones) and decide how it
-# boots, in $dir/boot.mode: resume | restore | cold | cold-fresh.
+# boots, in $dir/boot.mode: resume | restore | cold | cold-fresh | running.
 prepare_vm() {
     local i=$1 name=$2 fresh=$3 dir=$LAB_DIR/$2
     mkdir -p "$dir"
     [[ -f $dir/ssh_host_ed25519_key ]] \
         || ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$dir/ssh_host_ed25519_key"
     if [[ ! -f $dir/blank.img || $(cat "$dir/blank.key" 2>/dev/null) != "$(blank_key "$i" "$name")" ]]; then
+        stop_vm "$name"   # its disks are about to be replaced
         make_vm_disk "$i" "$name"
         echo cold-fresh >"$dir/boot.mode"
     elif [[ $fresh == 1 || ! -f $dir/disk.qcow2 || ! -f $dir/eph.img ]]; then
+        stop_vm "$name"
         rm -f "$dir/suspend.state" "$dir/eph.img"
         if snapshot_valid "$i" "$name"; then
             new_overlay "$dir/snapshot/disk.qcow2" qcow2 "$dir/disk.qcow2"
@@ -157,13 +178,15 @@ prepare_vm() {
     elif ! vm_running "$name"; then
         rm -f "$dir/suspend.state"
         echo cold >"$dir/boot.mode"
+    else
+        echo running >"$dir/boot.mode"
     fi
 }
 
 start_qemu() {
     local i=$1 name=$2 incoming=${3:-} dir=$LAB_DIR/$2 args
     mapfile -t args < <(vm_qemu_args "$i" "$name")
-    rm -f "$dir/console.log" "$dir/qemu.pid" "$dir/qmp.sock"
+    rm -f "$dir/console.log" "$dir/qemu.pid" "$dir/qmp.sock" "$dir/l2.sock"
     [[ -z $incoming ]] || args+=(-incoming "exec:cat $incoming")
     qemu-system-x86_64 "${args[@]}" -daemonize -pidfile "$dir/qemu.pid" \
         -serial "file:$dir/console.log" -qmp "unix:$dir/qmp.sock,server=on,wait=off" \
@@ -194,7 +217,7 @@ ssh_ok() {
 # depend on how busy the machine is.
 vm_cpu_seconds() {
     local pid
-    pid=$(vm_pid "$1") || { echo "?"; return; }
+    pid=$(vm_pid "$1") || { echo 0; return; }
     awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) / hz }' "/proc/$pid/stat"
 }
 
@@ -209,7 +232,8 @@ wait_vm() {
             || deadline=0
     fi
     until ssh_ok "$i"; do
-        if ! vm_running "$name" || (( $(date +%s) > deadline )); then
+        if ! vm_running "$name" || (( $(date +%s) > deadline )) \
+           || (( $(vm_cpu_seconds "$name") > LAB_BOOT_CPU_LIMIT )); then
             if [[ $mode == resume || $mode == restore ]]; then
                 # A saved state that does not come back: forget it, boot cold.
                 log "$name: $mode failed ($(tail -n2 "$dir/qemu.err" 2>/dev/null | tr '\n' ' ')); booting cold"
@@ -228,7 +252,8 @@ wait_vm() {
             fi
             tail -n 30 "$dir/console.log" >&2 || true
             if vm_running "$name"; then
-                log "error: $name did not answer SSH within $LAB_BOOT_TIMEOUT s (console above)"
+                log "error: $name did not answer SSH after $(elapsed "$t0") s and $(vm_cpu_seconds "$name") CPU-s (console above); stopping it"
+                stop_vm "$name"
             else
                 log "error: $name's qemu exited while booting (console above)"
             fi
@@ -242,10 +267,10 @@ wait_vm() {
             ssh_ok "$i" "date -u -s @$(date +%s) >/dev/null" || log "warning: could not set $name's clock"
             rm -f "$dir/suspend.state.used" ;;
         cold-fresh)
-            [[ $LAB_SNAPSHOTS == 1 ]] && take_snapshot "$i" "$name" ;;
+            if [[ $LAB_SNAPSHOTS == 1 ]]; then take_snapshot "$i" "$name"; fi ;;
     esac
     rm -f "$dir/boot.mode"
-    log "$name answers SSH on 127.0.0.1:$(vm_port "$i") after $mode boot ($(elapsed "$t0") s, qemu used $(vm_cpu_seconds "$name") CPU-s)"
+    log "$name answers SSH on 127.0.0.1:$(vm_port "$i") ($mode; $(elapsed "$t0") s, qemu used $(vm_cpu_seconds "$name") CPU-s)"
 }
 
 # Save a just-booted blank VM: state while paused, then its disks, resume.
@@ -291,6 +316,24 @@ stop_vm() {
     done
     if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
     rm -f "$dir/qemu.pid" "$dir/qmp.sock"
+}
+
+# The private segment's hub (lib/l2hub.py); started before the VMs, left
+# running while any VM may use it.
+start_l2hub() {
+    local pidfile=$LAB_DIR/l2hub.pid vms peers=() name
+    pid_alive "$pidfile" && return 0
+    vms=$(vm_list)
+    while read -r _ name _; do peers+=("$LAB_DIR/$name/l2.sock"); done <<<"$vms"
+    setsid /usr/bin/python3 "$LAB_SCRIPT_DIR/lib/l2hub.py" "$LAB_DIR/l2hub.sock" "${peers[@]}" \
+        >"$LAB_DIR/l2hub.log" 2>&1 </dev/null 8>&- 9>&- &
+    echo $! >"$pidfile"
+}
+
+stop_l2hub() {
+    local pidfile=$LAB_DIR/l2hub.pid
+    if pid_alive "$pidfile"; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+    rm -f "$pidfile" "$LAB_DIR/l2hub.sock"
 }
 
 write_known_hosts() {

@@ -169,18 +169,19 @@ fn group_node(
             all.children.push(name.to_string());
         }
     }
-    let m =
-        match v {
-            Value::Null => return Ok(()),
-            Value::Object(m) => m,
-            other => return Err(ierr(
+    let m = match v {
+        Value::Null => return Ok(()),
+        Value::Object(m) => m,
+        other => {
+            return Err(ierr(
                 doc,
                 path,
                 format!(
                     "group {name:?} must be a mapping with hosts:, children: or vars:, not {other}"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     for (k, val) in m {
         let at = format!("{path}/{k}");
         match (k.as_str(), val) {

@@ -130,14 +130,22 @@ fn run_windlass(dir: &Path, inventory: &Path, args: &[String], lab: &SshdLab) ->
         .env("NO_COLOR", "1")
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("windlass starts");
+    // A task that fails before contacting its host reports on stdout (the task
+    // line); load errors go to stderr. Both are searched.
     let mut stderr_pipe = child.stderr.take().expect("piped");
+    let mut stdout_pipe = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr_pipe.read_to_string(&mut s);
+        s
+    });
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout_pipe.read_to_string(&mut s);
         s
     });
     let start = Instant::now();
@@ -154,7 +162,7 @@ fn run_windlass(dir: &Path, inventory: &Path, args: &[String], lab: &SshdLab) ->
     };
     Run {
         code,
-        stderr: reader.join().unwrap_or_default(),
+        stderr: reader.join().unwrap_or_default() + &out_reader.join().unwrap_or_default(),
     }
 }
 

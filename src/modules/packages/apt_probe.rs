@@ -191,10 +191,12 @@ pub fn parse_policy(out: &Output) -> ModResult<HashMap<String, Policy>> {
 }
 
 /// The package lists' age: the update stamp's mtime, or the lists folder's, and the
-/// host's clock, so the plan stays a pure function of probed output.
+/// host's clock, so the plan stays a pure function of probed output. A lists folder
+/// with no package index at all (a fresh machine) counts as never updated.
 pub fn cache_age() -> Cmd {
     Cmd::script(
-        "s={}; l={}; if [ -e \"$s\" ]; then stat -c %Y -- \"$s\"; \
+        "s={}; l={}; if ! ls \"$l\" 2>/dev/null | grep -q '_Packages$'; then echo 0; \
+         elif [ -e \"$s\" ]; then stat -c %Y -- \"$s\"; \
          elif [ -d \"$l\" ]; then stat -c %Y -- \"$l\"; else echo 0; fi; date +%s",
         &[&UPDATE_STAMP, &LISTS_DIR],
     )

@@ -24,7 +24,7 @@
 
 use super::lvm::{self, Lv, Vg};
 use super::{human_bytes, split_opts};
-use crate::modules::args::{lenient_bool, opt_stringish, string_list};
+use crate::modules::args::{lenient_bool, string_list};
 use crate::modules::files::default_true;
 use crate::modules::{Change, Ctx, ModResult, Module, ModuleError, Plan, Planned, Step};
 use crate::transport::{Cmd, Output};
@@ -36,7 +36,7 @@ use serde_json::json;
 pub struct Lvol {
     pub vg: String,
     pub lv: String,
-    #[serde(default, deserialize_with = "opt_stringish")]
+    #[serde(default, deserialize_with = "checked_size")]
     pub size: Option<String>,
     #[serde(default)]
     pub state: LvolState,
@@ -467,6 +467,18 @@ fn fs_type_cmd(path: &str) -> Cmd {
     )
 }
 
+/// A size is checked as soon as the arguments are read (so a typo such as `10X`
+/// stops the run before any host is contacted); a template is checked once rendered.
+fn checked_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = crate::modules::args::opt_stringish(d)?;
+    if let Some(text) = &v {
+        if !text.contains("{{") && !text.contains("{%") {
+            parse_size(text).map_err(|e| serde::de::Error::custom(e.0))?;
+        }
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,8 +517,9 @@ mod tests {
             .unwrap_err()
             .0
             .contains("VG, FREE or PVS"));
-        let bad = lvol(json!({"vg": "data", "lv": "big", "size": "10X"}));
-        assert!(bad.probe(&ctx()).unwrap_err().0.contains("\"10X\""));
+        // Refused as soon as the arguments are read, before any probe.
+        let bad = serde_json::from_value::<Lvol>(json!({"vg": "data", "lv": "big", "size": "10X"}));
+        assert!(bad.unwrap_err().to_string().contains("\"10X\""));
     }
 
     #[test]

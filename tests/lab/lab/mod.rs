@@ -5,7 +5,7 @@ pub mod drift;
 pub mod site;
 pub mod upgrade;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct Lab {
@@ -22,7 +22,10 @@ pub struct Ran {
 
 impl Ran {
     pub fn events(&self) -> Vec<serde_json::Value> {
-        self.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// (host, task) of every result with this status.
@@ -31,7 +34,12 @@ impl Ran {
             .events()
             .into_iter()
             .filter(|e| e["event"] == "host" && e["status"] == status)
-            .map(|e| (e["host"].as_str().unwrap_or("").to_string(), e["task"].as_str().unwrap_or("").to_string()))
+            .map(|e| {
+                (
+                    e["host"].as_str().unwrap_or("").to_string(),
+                    e["task"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .collect();
         v.sort();
         v.dedup();
@@ -49,10 +57,16 @@ impl Lab {
             .status()
             .expect("run lab/lab.sh");
         assert!(status.success(), "lab/lab.sh up --fresh failed");
-        let dir = std::env::var("LAB_DIR").map(PathBuf::from).unwrap_or_else(|_| repo.join(".lab/vms"));
+        let dir = std::env::var("LAB_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo.join(".lab/vms"));
         // The pki role keeps the lab's CA beside the repository; start it afresh too.
         let _ = std::fs::remove_dir_all(repo.join(".pki/lab"));
-        Lab { inventory: repo.join("inventories/lab/hosts.yml").display().to_string(), repo, dir }
+        Lab {
+            inventory: repo.join("inventories/lab/hosts.yml").display().to_string(),
+            repo,
+            dir,
+        }
     }
 
     pub fn playbook(&self, name: &str) -> String {
@@ -71,7 +85,11 @@ impl Lab {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        assert!(!ran.stderr.contains("panicked"), "windlass panicked:\n{}", ran.stderr);
+        assert!(
+            !ran.stderr.contains("panicked"),
+            "windlass panicked:\n{}",
+            ran.stderr
+        );
         ran
     }
 
@@ -89,7 +107,10 @@ impl Lab {
             .args(["ssh", vm, cmd])
             .output()
             .expect("lab.sh ssh");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     pub fn ssh_ok(&self, vm: &str, cmd: &str) -> String {
@@ -99,8 +120,10 @@ impl Lab {
     }
 
     pub fn vms(&self) -> Vec<String> {
-        let outputs: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(self.dir.join("outputs.json")).expect("lab outputs.json")).expect("json");
+        let outputs: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.join("outputs.json")).expect("lab outputs.json"),
+        )
+        .expect("json");
         outputs["machines"]["value"]
             .as_array()
             .expect("machines")
@@ -108,14 +131,17 @@ impl Lab {
             .map(|m| m["name"].as_str().expect("name").to_string())
             .collect()
     }
-
-    pub fn pki(&self) -> &Path {
-        &self.repo
-    }
 }
 
 pub fn assert_code(r: &Ran, code: i32, what: &str) {
-    assert_eq!(r.code, code, "{what}: exit {}\nstdout:\n{}\nstderr:\n{}", r.code, tail(&r.stdout), r.stderr);
+    assert_eq!(
+        r.code,
+        code,
+        "{what}: exit {}\nstdout:\n{}\nstderr:\n{}",
+        r.code,
+        tail(&r.stdout),
+        r.stderr
+    );
 }
 
 fn tail(s: &str) -> String {
