@@ -72,6 +72,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Doc, YamlError> {
         file: file.display().to_string(),
         spans: HashMap::new(),
         anchors: HashMap::new(),
+        alias_nodes: 0,
     };
     let value = b.document()?;
     Ok(Doc {
@@ -87,6 +88,31 @@ struct Builder<'a> {
     file: String,
     spans: HashMap<String, Pos>,
     anchors: HashMap<usize, Value>,
+    /// Values copied in by aliases so far.
+    alias_nodes: usize,
+}
+
+/// Values that aliases may copy in, in all: far more than a hand-written file shares
+/// through anchors, far less than nested aliases can multiply into (nine levels of
+/// nine aliases each make 387 million strings from a dozen lines).
+const MAX_ALIAS_NODES: usize = 100_000;
+
+/// Values in `v` (itself included), counting no further than `limit`.
+fn node_count(v: &Value, limit: usize) -> usize {
+    let mut n = 0;
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        n += 1;
+        if n >= limit {
+            return n;
+        }
+        match v {
+            Value::Array(items) => todo.extend(items),
+            Value::Object(map) => todo.extend(map.values()),
+            _ => {}
+        }
+    }
+    n
 }
 
 fn pos_of(m: &Marker) -> Pos {
@@ -141,11 +167,23 @@ impl Builder<'_> {
                 }
                 Ok(v)
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| self.err(&m, "alias to an unknown anchor")),
+            Event::Alias(id) => {
+                let size = match self.anchors.get(&id) {
+                    Some(v) => node_count(v, MAX_ALIAS_NODES + 1),
+                    None => return Err(self.err(&m, "alias to an unknown anchor")),
+                };
+                self.alias_nodes += size;
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(self.err(
+                        &m,
+                        format!(
+                            "aliases expand to more than {MAX_ALIAS_NODES} values in all \
+                             (a \"billion laughs\" file?); write the values out instead"
+                        ),
+                    ));
+                }
+                Ok(self.anchors[&id].clone())
+            }
             Event::SequenceStart(anchor, _) => {
                 let mut items = vec![];
                 loop {
@@ -400,6 +438,22 @@ mod tests {
         let e = p("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.msg.contains("duplicate key \"a\""), "{}", e.msg);
+    }
+
+    #[test]
+    fn aliases_that_multiply_are_refused() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+            let refs = vec![format!("*{prev}"); 9].join(", ");
+            text += &format!("{name}: &{name} [{refs}]\n");
+        }
+        let started = std::time::Instant::now();
+        let e = p(&text).unwrap_err();
+        assert!(e.msg.contains("aliases expand to more than"), "{}", e.msg);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Ordinary sharing is fine.
+        let d = p("base: &b {x: 1, y: [1, 2]}\none: *b\ntwo: {<<: *b, z: 3}\n").unwrap();
+        assert_eq!(d.value["two"], json!({"x": 1, "y": [1, 2], "z": 3}));
     }
 
     #[test]

@@ -5,8 +5,10 @@ use crate::transport::{Cmd, Connection, Output, TransportError};
 use std::time::Duration;
 
 /// The atomic write: a temporary file beside the target, mode and owner set on it,
-/// then one rename. A reader sees the old file or the new one, never a part; a cut
-/// connection leaves at most the temporary file, which the trap removes.
+/// then one rename. A reader sees the old file or the new one, never a part.
+/// A cut connection (or a cancelled exec) closes the remote `cat`'s input early, and
+/// `cat` treats that as a normal end: so the byte count is checked before the rename,
+/// and a short file is refused and removed by the trap instead of replacing the target.
 pub fn write_cmd(w: &FileWrite) -> Cmd {
     let mode = w.mode.map(|m| format!("{m:04o}")).unwrap_or_default();
     let owner = match (&w.owner, &w.group) {
@@ -19,9 +21,10 @@ pub fn write_cmd(w: &FileWrite) -> Cmd {
     };
     let owner = owner.trim_end_matches(':').to_string();
     Cmd::script(
-        "set -e; p={}; m={}; o={}; b={}; d=$(dirname -- \"$p\"); \
+        "set -e; p={}; m={}; o={}; b={}; n={}; d=$(dirname -- \"$p\"); \
          t=$(mktemp -- \"$d/.windlass.XXXXXX\"); trap 'rm -f -- \"$t\"' EXIT INT TERM HUP; \
-         cat >\"$t\"; \
+         cat >\"$t\"; s=$(wc -c <\"$t\"); \
+         if [ $((s)) -ne \"$n\" ]; then echo \"input cut short ($((s)) of $n bytes): $p left as it was\" >&2; exit 1; fi; \
          if [ -n \"$m\" ]; then chmod \"$m\" \"$t\"; \
          elif [ -e \"$p\" ]; then chmod --reference=\"$p\" \"$t\"; chown --reference=\"$p\" \"$t\" 2>/dev/null || true; \
          else chmod 0644 \"$t\"; fi; \
@@ -33,6 +36,7 @@ pub fn write_cmd(w: &FileWrite) -> Cmd {
             &mode,
             &owner,
             &(if w.backup { "yes" } else { "no" }),
+            &w.content.bytes().len().to_string(),
         ],
     )
 }
@@ -127,5 +131,34 @@ mod tests {
         );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[tokio::test]
+    async fn input_cut_short_leaves_the_target_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.conf");
+        std::fs::write(&path, b"old\n").unwrap();
+        let w = FileWrite {
+            path: path.to_string_lossy().into_owned(),
+            content: Content::Plain(b"new content, ten bytes and more\n".to_vec()),
+            mode: Some(0o600),
+            owner: None,
+            group: None,
+            backup: false,
+        };
+        // What the remote side sees when the connection drops mid-upload: an early EOF.
+        let out = LocalConnection
+            .exec(write_cmd(&w).as_bytes(), Some(b"new cont"))
+            .await
+            .unwrap();
+        assert!(!out.success());
+        assert!(
+            out.stderr_str().contains("input cut short (8 of 32 bytes)"),
+            "{}",
+            out.stderr_str()
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"old\n");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "the short temporary file is removed");
     }
 }

@@ -10,6 +10,7 @@ mod facts;
 mod play;
 mod task;
 
+pub use apply::write_cmd;
 pub use conn::{ConnectOptions, Pool};
 pub use play::run_playbook;
 

@@ -165,7 +165,16 @@ impl PlayRt<'_> {
             module: task.module_name().to_string(),
             status: o.status,
             changes: if hidden {
-                o.changes.iter().cloned().map(Change::redacted).collect()
+                // The target too: for `command`/`shell` it is the command line itself.
+                o.changes
+                    .iter()
+                    .cloned()
+                    .map(|c| Change {
+                        target: REDACTED.to_string(),
+                        reason: None,
+                        ..c.redacted()
+                    })
+                    .collect()
             } else {
                 o.changes.clone()
             },

@@ -562,9 +562,7 @@ pub(super) fn parse_tasks(
             if let Some(Value::Object(v)) = m.get("vars") {
                 child.vars.extend(v.clone());
             }
-            out.extend(parse_tasks(
-                &sub, "", &sub.value, origin, &child, roles, templates,
-            )?);
+            out.extend(roles.include_file(doc, &tpath, &file, &sub, origin, &child, templates)?);
             continue;
         }
         if let Some(spec) = m.get("import_role").or_else(|| m.get("include_role")) {

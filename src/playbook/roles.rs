@@ -17,6 +17,9 @@ pub(super) struct RoleLoader {
     search: Vec<PathBuf>,
     /// Roles being loaded, outermost first, to catch dependency cycles.
     stack: Vec<String>,
+    /// Task files being loaded (import_tasks, import_role), outermost first, to
+    /// catch a file that includes itself before the stack overflows.
+    including: Vec<PathBuf>,
     /// The playbook's folder: where `files/` and `templates/` are looked for last.
     pub playbook_dir: PathBuf,
     /// (task location, handler name) -> where that `notify` entry is written.
@@ -35,9 +38,40 @@ impl RoleLoader {
         RoleLoader {
             search: role_dir_candidates(playbook_dir),
             stack: vec![],
+            including: vec![],
             playbook_dir: playbook_dir.to_path_buf(),
             notify_at: Default::default(),
         }
+    }
+
+    /// Parse the tasks of `file` (already read into `sub`), refusing an include cycle.
+    pub(super) fn include_file(
+        &mut self,
+        doc: &Doc,
+        path: &str,
+        file: &Path,
+        sub: &Doc,
+        origin: &Arc<Origin>,
+        inherit: &Inherit,
+        templates: &Templates,
+    ) -> Result<Vec<Arc<Task>>, LoadError> {
+        let key = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        if let Some(i) = self.including.iter().position(|f| f == &key) {
+            let chain: Vec<String> = self.including[i..]
+                .iter()
+                .chain(std::iter::once(&key))
+                .map(|f| f.display().to_string())
+                .collect();
+            return Err(err(
+                doc,
+                path,
+                format!("recursive include: {}", chain.join(" -> ")),
+            ));
+        }
+        self.including.push(key);
+        let result = parse_tasks(sub, "", &sub.value, origin, inherit, self, templates);
+        self.including.pop();
+        result
     }
 
     fn find(&self, name: &str) -> Option<PathBuf> {
@@ -186,7 +220,7 @@ impl RoleLoader {
             role: Some(name),
             dir,
         });
-        parse_tasks(&sub, "", &sub.value, &origin, &child, self, templates)
+        self.include_file(doc, path, &file, &sub, &origin, &child, templates)
     }
 
     /// "role X not found (did you mean Y?) in FOLDERS; roles available: ..."

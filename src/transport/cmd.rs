@@ -115,6 +115,21 @@ impl Cmd {
         c.arg("sh").arg("-c").arg(&self.0)
     }
 
+    /// Run under coreutils `timeout`: sshd does not stop a command whose channel was
+    /// closed (and refuses the `signal` request for root logins), so without this a
+    /// command the controller gave up on would run on, on the host, holding locks.
+    /// `-k 5`: KILL whatever ignored the TERM five seconds later.
+    pub fn with_deadline(self, limit: std::time::Duration) -> Self {
+        let secs = limit.as_secs().max(1);
+        Cmd::new("timeout")
+            .arg("-k")
+            .arg("5")
+            .arg(secs.to_string())
+            .arg("sh")
+            .arg("-c")
+            .arg(&self.0)
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -147,6 +162,16 @@ mod tests {
     fn quotes_are_escaped() {
         assert_eq!(quote_str("it's $(x)"), r#"'it'\''s $(x)'"#);
         assert_eq!(quote_str(""), "''");
+    }
+
+    #[test]
+    fn deadline_wraps_the_whole_command_as_one_word() {
+        let c =
+            Cmd::raw_shell("sleep 9; echo 'x'").with_deadline(std::time::Duration::from_secs(4));
+        assert_eq!(
+            c.to_string_lossy(),
+            r#"timeout -k 5 4 sh -c 'sleep 9; echo '\''x'\'''"#
+        );
     }
 
     #[test]

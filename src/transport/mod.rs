@@ -104,6 +104,12 @@ impl Connection {
         stdin: Option<&[u8]>,
         timeout: Option<Duration>,
     ) -> Result<Output, TransportError> {
+        // The host stops the command a second after we stop waiting for it, so our
+        // own timeout (and its clear message) always comes first.
+        let cmd = match timeout {
+            Some(t) => cmd.clone().with_deadline(t + Duration::from_secs(1)),
+            None => cmd.clone(),
+        };
         let run = async {
             match self {
                 Connection::Ssh(c) => c.exec(cmd.as_bytes(), stdin).await,

@@ -11,3 +11,11 @@ mod pki_playbook;
 mod terraform_errors;
 mod terraform_source;
 mod transport_ssh;
+
+// Reliability: faults, security, secrets, fuzzing, load.
+mod faults;
+mod fuzz;
+mod load;
+mod running;
+mod secrets;
+mod security;
