@@ -713,6 +713,13 @@ impl PlayRt<'_> {
                 Err(e) => return Outcome::failed(e.0),
             }
         };
+        // A module failure that keeps its registered data (`failed: true` and `msg`, as
+        // Ansible's `fail_json(**result)`), so `until: r.status == 200` can retry.
+        if let Some(msg) = reported_failure(&plan.data) {
+            let mut result = plan.data;
+            result.insert("changed".into(), false.into());
+            return Outcome { status: Status::Failed, changes: vec![], result, msg: Some(msg), facts: plan.facts, output: None, delegated_to: None };
+        }
         let mut result = plan.data.clone();
         let checking = self.opts.check && task.check_mode != Some(false);
         if checking && plan.runs_operator_command {
@@ -748,7 +755,12 @@ impl PlayRt<'_> {
                 Err(e) => return self.transport_failure(target, e),
             };
             match module.finish(&outs) {
-                Ok(data) => result.extend(data),
+                Ok(data) => {
+                    if let Some(msg) = reported_failure(&data) {
+                        failure = Some(msg);
+                    }
+                    result.extend(data)
+                }
                 Err(e) => failure = Some(e.0),
             }
         }
@@ -990,6 +1002,14 @@ fn clone_shallow(t: &Task) -> Task {
         origin: t.origin.clone(),
         loc: t.loc.clone(),
     }
+}
+
+/// The message of a module's result that says `failed: true`.
+fn reported_failure(data: &Vars) -> Option<String> {
+    if data.get("failed").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    Some(data.get("msg").and_then(Value::as_str).unwrap_or("the module reported a failure").to_string())
 }
 
 fn module_is_debug(task: &Task) -> bool {

@@ -38,6 +38,28 @@ pub fn to_bool(v: &Value) -> Option<bool> {
     }
 }
 
+/// A whole number that YAML or a template may give as a string (`timeout: "{{ t }}"`).
+pub fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = Value::deserialize(d)?;
+    to_u64(&v).ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {v}")))
+}
+
+pub fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    to_u64(&v).map(Some).ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {v}")))
+}
+
+pub fn to_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// Ansible's truthiness of a rendered value (for `when`, `changed_when`...).
 pub fn truthy(v: &Value) -> bool {
     match v {

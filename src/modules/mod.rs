@@ -10,7 +10,12 @@ pub mod commands;
 pub mod facts;
 pub mod files;
 pub mod logic;
+pub mod net;
 pub mod pki;
+pub mod services;
+
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use registry::{lookup, module_names, ModuleDef};
 

@@ -31,18 +31,24 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, logic, pki};
+use super::{commands, files, logic, net, pki, services};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
     "shell" => commands::shell::Shell, free_form = true;
     "copy" => files::copy::Copy;
+    "file" => files::file::File;
+    "lineinfile" => files::lineinfile::LineInFile;
     "template" => files::template::Template;
     "slurp" => files::slurp::Slurp;
     "x509_ca" => pki::x509_ca::X509Ca;
     "x509_cert" => pki::x509_cert::X509Cert;
     "x509_keypair" => pki::x509_keypair::X509Keypair;
     "kubeconfig" => pki::kubeconfig::Kubeconfig;
+    "stat" => files::stat::Stat;
+    "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
+    "wait_for" => net::wait_for::WaitFor;
+    "uri" => net::uri::Uri;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;

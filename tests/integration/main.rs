@@ -4,6 +4,7 @@
 mod support;
 
 mod converge;
+mod core_modules;
 mod pki_etcd;
 mod pki_playbook;
 mod terraform_errors;

@@ -1,5 +1,8 @@
 pub mod copy;
+pub mod file;
+pub mod lineinfile;
 pub mod slurp;
+pub mod stat;
 pub mod template;
 
 use super::args::Mode;
@@ -133,12 +136,9 @@ pub fn attr_steps(path: &str, attrs: &Attrs, changes: &[Change]) -> Vec<Step> {
     let wants = |what: &str| changes.iter().any(|c| c.what == what);
     if wants("mode") {
         if let Some(m) = attrs.mode {
-            steps.push(Step::exec(
-                Cmd::new("chmod")
-                    .arg(format!("{:04o}", m.0))
-                    .arg("--")
-                    .arg(path),
-            ));
+            // Five digits: GNU chmod keeps a directory's setgid bit on `0755` and
+            // only clears it on `00755`, so four would never converge.
+            steps.push(Step::exec(Cmd::new("chmod").arg(format!("{:05o}", m.0)).arg("--").arg(path)));
         }
     }
     let owner = if wants("owner") {

@@ -1,0 +1,2 @@
+pub mod uri;
+pub mod wait_for;
