@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.changes[0].what, "mode");
         assert!(
-            matches!(&plan.steps[..], [Step::Exec { cmd, .. }] if cmd.to_string_lossy() == "chmod 0644 -- /etc/kubernetes/pki/etcd/server.crt")
+            matches!(&plan.steps[..], [Step::Exec { cmd, .. }] if cmd.to_string_lossy() == "chmod 00644 -- /etc/kubernetes/pki/etcd/server.crt")
         );
     }
 
