@@ -1,6 +1,10 @@
 //! Many read-only commands in one round trip: each runs in its own subshell with its
 //! output captured to a temporary folder, then everything comes back length-prefixed
 //! so binary output and exit codes survive intact.
+//!
+//! The framing costs a fixed handful of processes on the host (mktemp, one `stat`
+//! for every size, one `cat` for every output, rm), not a few per command: on a
+//! busy host the process spawns were most of a batched probe's time.
 
 use crate::transport::{Cmd, Output};
 
@@ -10,13 +14,20 @@ pub fn script(cmds: &[Cmd]) -> Cmd {
         s.extend_from_slice(b"( ");
         s.extend_from_slice(c.as_bytes());
         s.extend_from_slice(
-            format!("\n) >\"$d/{i}\" 2>\"$d/{i}e\" </dev/null; echo $? >\"$d/{i}s\"\n").as_bytes(),
+            format!("\n) >\"$d/{i}\" 2>\"$d/{i}e\" </dev/null; s{i}=$?\n").as_bytes(),
         );
     }
+    // Line 1: every exit status; then one size per output file (stdout, stderr, in
+    // command order); then the outputs themselves, back to back.
+    let names: Vec<String> = (0..cmds.len())
+        .flat_map(|i| [i.to_string(), format!("{i}e")])
+        .collect();
+    let names = names.join(" ");
+    let statuses: Vec<String> = (0..cmds.len()).map(|i| format!("$s{i}")).collect();
     s.extend_from_slice(
         format!(
-            "i=0; while [ $i -lt {} ]; do printf '%s %s %s\\n' $(wc -c <\"$d/$i\") $(wc -c <\"$d/${{i}}e\") $(cat \"$d/${{i}}s\"); cat \"$d/$i\" \"$d/${{i}}e\"; i=$((i+1)); done; rm -rf \"$d\"\n",
-            cmds.len()
+            "cd \"$d\" || exit 97\necho {}\nstat -c %s -- {names} || exit 97\ncat -- {names} || exit 97\ncd / && rm -rf \"$d\"\n",
+            statuses.join(" ")
         )
         .as_bytes(),
     );
@@ -24,27 +35,48 @@ pub fn script(cmds: &[Cmd]) -> Cmd {
 }
 
 pub fn parse(n: usize, out: &Output) -> Result<Vec<Output>, String> {
+    let ended = || {
+        format!(
+            "batched probe output ended early: {}",
+            out.stderr_str().trim()
+        )
+    };
     let mut rest = &out.stdout[..];
-    let mut outs = Vec::with_capacity(n);
-    for i in 0..n {
-        let nl = rest.iter().position(|b| *b == b'\n').ok_or_else(|| {
-            format!(
-                "batched probe output ended early at command {i}: {}",
-                out.stderr_str().trim()
-            )
-        })?;
-        let header = String::from_utf8_lossy(&rest[..nl]).to_string();
-        let mut parts = header.split_whitespace().map(|p| p.parse::<usize>());
-        let (Some(Ok(lo)), Some(Ok(le)), Some(Ok(st))) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(format!("batched probe output has a bad header {header:?}"));
-        };
+    let mut line = || -> Result<String, String> {
+        let nl = rest.iter().position(|b| *b == b'\n').ok_or_else(ended)?;
+        let l = String::from_utf8_lossy(&rest[..nl]).to_string();
         rest = &rest[nl + 1..];
+        Ok(l)
+    };
+    let status_line = line()?;
+    let statuses = status_line
+        .split_whitespace()
+        .map(|p| p.parse::<u32>())
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(|_| format!("batched probe output has a bad status line {status_line:?}"))?;
+    if statuses.len() != n {
+        return Err(format!(
+            "batched probe answered {} statuses for {n} commands",
+            statuses.len()
+        ));
+    }
+    let mut sizes = Vec::with_capacity(2 * n);
+    for _ in 0..2 * n {
+        let l = line()?;
+        sizes.push(
+            l.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("batched probe output has a bad size {l:?}"))?,
+        );
+    }
+    let mut outs = Vec::with_capacity(n);
+    for (i, st) in statuses.into_iter().enumerate() {
+        let (lo, le) = (sizes[2 * i], sizes[2 * i + 1]);
         if rest.len() < lo + le {
             return Err("batched probe output is truncated".into());
         }
         outs.push(Output {
-            status: Some(st as u32),
+            status: Some(st),
             stdout: rest[..lo].to_vec(),
             stderr: rest[lo..lo + le].to_vec(),
         });
