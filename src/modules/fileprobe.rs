@@ -39,7 +39,7 @@ pub fn probe(path: &str) -> Cmd {
         "p={}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo absent; exit 0; fi; \
          stat -c '%F|%a|%U|%G|%s' -- \"$p\" || exit 1; \
          if [ -L \"$p\" ]; then readlink -- \"$p\"; \
-         elif [ -f \"$p\" ]; then sha256sum < \"$p\" | cut -d' ' -f1; fi",
+         elif [ -f \"$p\" ]; then sha256sum < \"$p\" || :; fi",
         &[&path],
     )
 }
@@ -81,7 +81,11 @@ pub fn parse(path: &str, out: &Output) -> ModResult<FileState> {
         .map_err(|_| ModuleError::new(format!("unexpected mode for {path}: {}", fields[1])))?;
     let second = lines.next().map(str::to_string);
     let (sha256, link_target) = match kind {
-        Kind::File => (second, None),
+        // `sha256sum < file` prints "HEX  -"; leaving the cut to us spares a process.
+        Kind::File => (
+            second.and_then(|l| l.split_whitespace().next().map(str::to_string)),
+            None,
+        ),
         Kind::Link => (None, second),
         _ => (None, None),
     };
@@ -128,7 +132,7 @@ mod tests {
 
     #[test]
     fn parses_regular_file() {
-        let st = parse("/f", &out("regular file|644|root|root|12\nabc123\n")).unwrap();
+        let st = parse("/f", &out("regular file|644|root|root|12\nabc123  -\n")).unwrap();
         assert_eq!(st.kind, Kind::File);
         assert_eq!(st.mode, 0o644);
         assert_eq!(st.sha256.as_deref(), Some("abc123"));
