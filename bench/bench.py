@@ -39,24 +39,48 @@ def log(msg):
     print(msg, flush=True)
 
 
-def timed(cmd, cwd=None, env=None, ok_codes=(0,)):
-    """Run a command under GNU time; return (wall s, cpu s, peak MB, output).
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def host_cpu(hosts):
+    """CPU seconds the hosts' sshd daemons have collected from their reaped children
+    (connections, sessions, every command run): the hosts' side of a run."""
+    total = 0
+    for h in hosts.info["hosts"]:
+        try:
+            with open(f"/proc/{h['pid']}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return total / TICK
+
+
+def timed(cmd, cwd=None, env=None, ok_codes=(0,), hosts=None):
+    """Run a command under GNU time; return (wall s, cpu s, peak MB, host cpu s, output).
 
     CPU is user + system of the command and every child it waited for; peak MB is
-    the largest resident set of a single process in that tree (GNU time's %M)."""
+    the largest resident set of a single process in that tree (GNU time's %M); host
+    CPU is what the hosts' daemons spent meanwhile (see host_cpu)."""
     fd, tfile = tempfile.mkstemp(prefix="bench-time-")
     os.close(fd)
+    before = host_cpu(hosts) if hosts else 0.0
     start = time.monotonic()
     p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tfile] + cmd, cwd=cwd, env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.monotonic() - start
+    after = 0.0
+    if hosts:
+        # Sessions are reaped (and their CPU accounted) just after the client left.
+        time.sleep(0.5)
+        after = host_cpu(hosts)
     with open(tfile) as f:
         user, sys_, rss = f.read().split()[-3:]
     os.unlink(tfile)
     if p.returncode not in ok_codes:
         print(p.stdout[-5000:])
         raise SystemExit(f"{' '.join(cmd[:3])}... exited {p.returncode} (expected {ok_codes})")
-    return wall, float(user) + float(sys_), int(rss) / 1024, p.stdout
+    return wall, float(user) + float(sys_), int(rss) / 1024, after - before, p.stdout
 
 
 class Hosts:
@@ -212,19 +236,19 @@ def run_tool(tool, hosts, work, playbook="site.yml", deploy="deploy.py", ntasks=
         # -y skips change detection, which is what --dry shows: only the apply runs get it.
         cmds = {"apply": cmd[:1] + ["-y"] + cmd[1:], "drift": cmd + ["--dry", "--diff"]}
         drift_codes, env = (0,), None
-    wall, cpu, mb, out = timed(cmds["apply"], cwd=work, env=env)
-    res["cold"] = (wall, cpu, mb)
+    wall, cpu, mb, hcpu, out = timed(cmds["apply"], cwd=work, env=env, hosts=hosts)
+    res["cold"] = (wall, cpu, mb, hcpu)
     check_counts(tool, "cold", out, hosts, ntasks)
     snap = hosts.snapshot()
-    wall, cpu, mb, out = timed(cmds["apply"], cwd=work, env=env)
-    res["nochange"] = (wall, cpu, mb)
+    wall, cpu, mb, hcpu, out = timed(cmds["apply"], cwd=work, env=env, hosts=hosts)
+    res["nochange"] = (wall, cpu, mb, hcpu)
     check_counts(tool, "nochange", out, hosts, 0)
     if hosts.snapshot() != snap:
         raise SystemExit(f"{tool}: the no-change run changed something on disk")
     hosts.touch_one_file()
     touched = hosts.snapshot()
-    wall, cpu, mb, out = timed(cmds["drift"], cwd=work, env=env, ok_codes=drift_codes)
-    res["drift"] = (wall, cpu, mb)
+    wall, cpu, mb, hcpu, out = timed(cmds["drift"], cwd=work, env=env, ok_codes=drift_codes, hosts=hosts)
+    res["drift"] = (wall, cpu, mb, hcpu)
     check_counts(tool, "drift", out, hosts, 1)
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
     if not re.search(r"^\s*-\s?drift\s*$", plain, re.M):
@@ -301,7 +325,7 @@ def main():
                         r, snaps[tool] = run_tool(tool, hosts, work)
                         runs.append(r)
                     results[tool] = {ph: min((r[ph] for r in runs), key=lambda x: x[0]) for ph in PHASES}
-                    log(f"# N={n} {tool}: " + ", ".join(f"{k} {v[0]:.2f}s (cpu {v[1]:.1f}s, {v[2]:.0f} MB)"
+                    log(f"# N={n} {tool}: " + ", ".join(f"{k} {v[0]:.2f}s (cpu {v[1]:.2f}s, host cpu {v[3]:.2f}s, {v[2]:.0f} MB)"
                                                       for k, v in results[tool].items())
                         + f" (load {open('/proc/loadavg').read().split()[0]})")
                 # The floor probes the converged files (every tool left them in place).
@@ -339,7 +363,7 @@ def main():
                 res = {ph: min((r[ph] for r in runs), key=lambda x: x[0]) for ph in PHASES}
                 report["big"] = {"n": args.big, "floor": fl, "results": res}
                 log(f"\nwindlass alone, N={args.big} (floor {fl:.2f}s): " + ", ".join(
-                    f"{k} {v[0]:.2f}s (cpu {v[1]:.1f}s, peak {v[2]:.0f} MB, {v[0] / fl:.2f}x floor)" for k, v in res.items()))
+                    f"{k} {v[0]:.2f}s (cpu {v[1]:.2f}s, host cpu {v[3]:.1f}s, peak {v[2]:.0f} MB, {v[0] / fl:.2f}x floor)" for k, v in res.items()))
             finally:
                 hosts.down()
         if args.tasks:
@@ -352,7 +376,7 @@ def main():
                 res = {ph: min((r[ph] for r in runs), key=lambda x: x[0]) for ph in PHASES}
                 report["tasks"] = {"tasks": args.tasks, "results": res}
                 log(f"windlass alone, 1 host x {args.tasks} tasks: " + ", ".join(
-                    f"{k} {v[0]:.2f}s (cpu {v[1]:.2f}s, {v[2]:.0f} MB)" for k, v in res.items()))
+                    f"{k} {v[0]:.2f}s (cpu {v[1]:.2f}s, host cpu {v[3]:.2f}s, {v[2]:.0f} MB)" for k, v in res.items()))
             finally:
                 hosts.down()
     finally:
@@ -367,7 +391,7 @@ def main():
 
 
 def print_table(rows):
-    print("\n| N | phase | floor s | windlass s (cpu s, MB) | ansible s (cpu s, MB) | pyinfra s (cpu s, MB) "
+    print("\n| N | phase | floor s | windlass s (cpu s, host cpu s, MB) | ansible s (cpu s, MB) | pyinfra s (cpu s, MB) "
           "| ansible / windlass | pyinfra / windlass | windlass / floor |")
     print("|---|---|---|---|---|---|---|---|---|")
     for n, fl, res, reused in rows:
@@ -376,7 +400,7 @@ def print_table(rows):
             cells = [f"{res[t][phase][0]:.2f} ({res[t][phase][1]:.1f}, {res[t][phase][2]:.0f})"
                      + ("*" if t in reused else "") if t in res else "-" for t in ("ansible", "pyinfra")]
             ratios = [f"{res[t][phase][0] / w[0]:.1f}x" if t in res and w else "-" for t in ("ansible", "pyinfra")]
-            wcell = f"{w[0]:.2f} ({w[1]:.1f}, {w[2]:.0f})" if w else "-"
+            wcell = f"{w[0]:.2f} ({w[1]:.2f}, {w[3]:.2f}, {w[2]:.0f})" if w else "-"
             wfloor = f"{w[0] / fl:.2f}" if w else "-"
             print(f"| {n} | {phase} | {fl:.2f} | {wcell} | {cells[0]} | {cells[1]} "
                   f"| {ratios[0]} | {ratios[1]} | {wfloor} |")
