@@ -6,7 +6,69 @@
 //! for every size, one `cat` for every output, rm), not a few per command: on a
 //! busy host the process spawns were most of a batched probe's time.
 
+use crate::modules::fileprobe;
 use crate::transport::{Cmd, Output};
+
+/// A batch of commands as one script. File probes (the probe most tasks run) are
+/// answered together by one `fileprobe::many` section when there are several.
+pub struct Batch {
+    n: usize,
+    /// Indexes of the commands run as themselves, in script order.
+    plain: Vec<usize>,
+    /// Indexes of the file probes answered together (empty: none combined).
+    probes: Vec<usize>,
+    script: Cmd,
+}
+
+impl Batch {
+    pub fn new(cmds: &[Cmd]) -> Batch {
+        let quoted: Vec<Option<&[u8]>> = cmds.iter().map(fileprobe::quoted_path).collect();
+        let nprobes = quoted.iter().filter(|q| q.is_some()).count();
+        if nprobes < 2 {
+            return Batch {
+                n: cmds.len(),
+                plain: (0..cmds.len()).collect(),
+                probes: vec![],
+                script: script(cmds),
+            };
+        }
+        let (probes, plain): (Vec<usize>, Vec<usize>) =
+            (0..cmds.len()).partition(|i| quoted[*i].is_some());
+        let paths: Vec<&[u8]> = probes.iter().filter_map(|i| quoted[*i]).collect();
+        let mut run: Vec<Cmd> = plain.iter().map(|i| cmds[*i].clone()).collect();
+        run.push(fileprobe::many(&paths));
+        Batch {
+            n: cmds.len(),
+            plain,
+            probes,
+            script: script(&run),
+        }
+    }
+
+    pub fn script(&self) -> &Cmd {
+        &self.script
+    }
+
+    /// One output per command, in the order given; None for a file probe the
+    /// combined section could not answer (run it on its own to hear why).
+    pub fn parse(&self, out: &Output) -> Result<Vec<Option<Output>>, String> {
+        let extra = usize::from(!self.probes.is_empty());
+        let mut outs = parse(self.plain.len() + extra, out)?;
+        let mut all: Vec<Option<Output>> = (0..self.n).map(|_| None).collect();
+        if extra == 1 {
+            let combined = outs.pop().expect("the combined section's output");
+            if let Some(each) = fileprobe::many_outputs(self.probes.len(), &combined) {
+                for (i, o) in self.probes.iter().zip(each) {
+                    all[*i] = Some(o);
+                }
+            }
+        }
+        for (i, o) in self.plain.iter().zip(outs) {
+            all[*i] = Some(o);
+        }
+        Ok(all)
+    }
+}
 
 pub fn script(cmds: &[Cmd]) -> Cmd {
     let mut s = b"d=$(mktemp -d) || exit 97\n".to_vec();
@@ -106,5 +168,65 @@ mod tests {
         assert_eq!(outs[1].status, Some(3));
         assert_eq!(outs[1].stderr, b"err\n");
         assert_eq!(outs[2].stdout, b"it's\n");
+    }
+
+    /// Probes answered together print exactly what each probe prints on its own.
+    #[tokio::test]
+    async fn combined_file_probes_match_single_probes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("f"), "hello\n").unwrap();
+        std::fs::write(d.join("it's empty"), "").unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        std::os::unix::fs::symlink("f", d.join("link")).unwrap();
+        std::os::unix::fs::symlink("nowhere", d.join("dangling")).unwrap();
+        std::fs::write(d.join("back\\slash"), "x").unwrap();
+        let names = [
+            "f",
+            "it's empty",
+            "dir",
+            "link",
+            "dangling",
+            "absent",
+            "back\\slash",
+        ];
+        let mut cmds: Vec<Cmd> = names
+            .iter()
+            .map(|n| fileprobe::probe(&d.join(n).to_string_lossy()))
+            .collect();
+        cmds.insert(2, Cmd::raw_shell("echo other; exit 4"));
+        let batch = Batch::new(&cmds);
+        assert_eq!(batch.probes.len(), names.len());
+        let out = LocalConnection
+            .exec(batch.script().as_bytes(), None)
+            .await
+            .unwrap();
+        let got = batch.parse(&out).unwrap();
+        for (c, g) in cmds.iter().zip(&got) {
+            let alone = LocalConnection.exec(c.as_bytes(), None).await.unwrap();
+            let g = g.as_ref().expect("answered");
+            assert_eq!(
+                String::from_utf8_lossy(&g.stdout),
+                String::from_utf8_lossy(&alone.stdout),
+                "{c:?}"
+            );
+            assert_eq!(g.status, alone.status);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_combined_probe_that_fails_is_left_to_run_alone() {
+        let out = Output {
+            status: Some(1),
+            stdout: b"k=f\n".to_vec(),
+            stderr: b"stat: Permission denied\n".to_vec(),
+        };
+        assert!(fileprobe::many_outputs(1, &out).is_none());
+        let short = Output {
+            status: Some(0),
+            stdout: b"k=ff\nregular file|644|root|root|1\n".to_vec(),
+            stderr: vec![],
+        };
+        assert!(fileprobe::many_outputs(2, &short).is_none());
     }
 }

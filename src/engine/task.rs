@@ -1053,6 +1053,24 @@ pub async fn run_batch(
     if cmds.len() == 1 {
         return Ok(vec![conn.exec(&cmds[0], None, timeout).await?]);
     }
-    let out = conn.exec(&batch::script(cmds), None, timeout).await?;
-    batch::parse(cmds.len(), &out).map_err(TransportError::Lost)
+    let plan = batch::Batch::new(cmds);
+    let out = conn.exec(plan.script(), None, timeout).await?;
+    let outs = plan.parse(&out).map_err(TransportError::Lost)?;
+    // File probes the combined section could not answer run again on their own.
+    let redo: Vec<usize> = (0..cmds.len()).filter(|i| outs[*i].is_none()).collect();
+    let mut again = vec![];
+    if !redo.is_empty() {
+        let cmds: Vec<Cmd> = redo.iter().map(|i| cmds[*i].clone()).collect();
+        again = if cmds.len() == 1 {
+            vec![conn.exec(&cmds[0], None, timeout).await?]
+        } else {
+            let out = conn.exec(&batch::script(&cmds), None, timeout).await?;
+            batch::parse(cmds.len(), &out).map_err(TransportError::Lost)?
+        };
+    }
+    let mut again = again.into_iter();
+    Ok(outs
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| again.next().expect("one output per command run again")))
+        .collect())
 }
