@@ -27,6 +27,7 @@ up_locked() {
     ensure_repo
     ensure_lab_key
     start_repo_server
+    start_l2hub
     vms=$(vm_list)
     while read -r i name role; do
         if [[ $fresh == 1 ]]; then stop_vm "$name"; fi
@@ -38,7 +39,7 @@ up_locked() {
     t_boot=$(now)
     while read -r i name role; do boot_vm "$i" "$name"; done <<<"$vms"
     while read -r i name role; do
-        wait_ssh "$i" "$name" "$t_boot" &
+        wait_vm "$i" "$name" "$t_boot" &
         pids+=($!)
     done <<<"$vms"
     for p in "${pids[@]}"; do wait "$p" || failed=1; done
@@ -56,25 +57,34 @@ cmd_up() {
             *) usage ;;
         esac
     done
+    [[ $EUID == 0 ]] || die "lab.sh up needs root (apt-get, debootstrap, chroot)"
     ensure_host_tools
     mkdir -p "$CACHE" "$LAB_DIR"
     with_lab_lock up_locked "$fresh"
 }
 
 down_locked() {
-    local purge=$1 pidfile name
-    sync_vms
+    local purge=$1 vms i name pidfile
+    vms=$(vm_list)
+    # Without --purge, each VM is suspended to disk so the next `up` resumes
+    # it in seconds; with --purge its disks go, so there is nothing to keep.
+    while read -r i name _; do
+        if [[ $purge == 1 ]]; then stop_vm "$name" & else suspend_vm "$i" "$name" & fi
+    done <<<"$vms"
+    wait
+    # VMs started under an earlier LAB_VMS.
     for pidfile in "$LAB_DIR"/*/qemu.pid; do
         [[ -e $pidfile ]] || continue
-        name=$(basename "$(dirname "$pidfile")")
-        stop_vm "$name" &
+        stop_vm "$(basename "$(dirname "$pidfile")")"
     done
-    wait
     stop_repo_server
+    stop_l2hub
     if [[ $purge == 1 ]]; then
-        # Disks, console logs and the served repository snapshot; the lab key
-        # and host keys stay so known_hosts and outputs remain valid.
-        rm -rf "$LAB_DIR"/*/disk.img "$LAB_DIR"/*/eph.img "$LAB_DIR"/*/stage "$LAB_DIR/repo"
+        # The lab key, host keys and the blank VMs (blank.img, snapshot/) stay:
+        # known_hosts and outputs remain valid and the next `up` restores
+        # blank VMs quickly.
+        rm -rf "$LAB_DIR"/*/disk.qcow2 "$LAB_DIR"/*/eph.img "$LAB_DIR"/*/stage \
+               "$LAB_DIR"/*/suspend.* "$LAB_DIR"/*/boot.mode "$LAB_DIR/repo"
     fi
     log "lab down"
 }

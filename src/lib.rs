@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod hint;
 pub mod inventory;
 pub mod lab;
 pub mod modules;

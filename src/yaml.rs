@@ -67,6 +67,7 @@ pub fn load_file(path: &Path) -> Result<Doc, YamlError> {
 
 pub fn parse(text: &str, file: &Path) -> Result<Doc, YamlError> {
     let mut b = Builder {
+        text,
         parser: Parser::new_from_str(text),
         file: file.display().to_string(),
         spans: HashMap::new(),
@@ -81,6 +82,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Doc, YamlError> {
 }
 
 struct Builder<'a> {
+    text: &'a str,
     parser: Parser<std::str::Chars<'a>>,
     file: String,
     spans: HashMap<String, Pos>,
@@ -107,15 +109,11 @@ impl Builder<'_> {
 
     fn next(&mut self) -> Result<(Event, Marker), YamlError> {
         self.parser.next_token().map_err(|e| {
-            let p = pos_of(e.marker());
-            let mut msg = e.info().to_string();
-            if msg.contains("tab") || msg.contains("TAB") {
-                msg.push_str(" (YAML indents with spaces only: replace the tab)");
-            }
+            let (pos, msg) = explain(self.text, pos_of(e.marker()), e.info());
             YamlError {
                 file: self.file.clone(),
-                line: p.line,
-                col: p.col,
+                line: pos.line,
+                col: pos.col,
                 msg: format!("invalid YAML: {msg}"),
             }
         })
@@ -184,6 +182,15 @@ impl Builder<'_> {
             if matches!(ev, Event::MappingEnd) {
                 break;
             }
+            // A block mapping's start event stands at the first `:`; a reader looks
+            // for the first key, so the mapping is where that key is.
+            if key_pos.is_empty() {
+                let kp = pos_of(&km);
+                let here = self.spans.entry(path.to_string()).or_insert(kp);
+                if (kp.line, kp.col) < (here.line, here.col) {
+                    *here = kp;
+                }
+            }
             let key = match self.node(ev, km, format!("{path}\u{0}key"))? {
                 Value::String(s) => s,
                 Value::Null => "null".into(),
@@ -225,6 +232,85 @@ impl Builder<'_> {
         }
         Ok(map)
     }
+}
+
+/// The parser's message and position, made into what a person needs: where the
+/// tab is, which bracket or quote was left open, what a lost key usually means.
+fn explain(text: &str, at: Pos, info: &str) -> (Pos, String) {
+    let lines: Vec<&str> = text.lines().collect();
+    if info.contains("tab") || info.contains("TAB") {
+        // The parser stops where the value started; the tab is on that line or below.
+        let start = at.line.saturating_sub(1);
+        for (i, l) in lines.iter().enumerate().skip(start) {
+            let indent: String = l.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+            if let Some(c) = indent.find('\t') {
+                return (
+                    Pos { line: i + 1, col: c + 1 },
+                    "a tab in the indentation; YAML indents with spaces only: replace the tab with spaces".into(),
+                );
+            }
+        }
+        return (
+            at,
+            format!("{info} (YAML indents with spaces only: replace the tab)"),
+        );
+    }
+    if let Some((open, ch)) = unclosed_bracket(&lines, at.line) {
+        let close = if ch == '[' { ']' } else { '}' };
+        return (
+            open,
+            format!(
+                "this `{ch}` is never closed: add the `{close}` (the parser gave up at line {}, column {}: {info})",
+                at.line, at.col
+            ),
+        );
+    }
+    if info.contains("quoted scalar") {
+        return (
+            at,
+            format!(
+                "{info}: is the quote that opens here left unclosed? Close it on the same line"
+            ),
+        );
+    }
+    if info.contains("did not find expected key") {
+        return (
+            at,
+            format!("{info}: this line is not indented like the keys of the mapping above it (check its spaces)"),
+        );
+    }
+    (at, info.to_string())
+}
+
+/// The innermost `[` or `{` still open at `upto` (1-based line), outside quotes and
+/// comments, when it was opened on an earlier line.
+fn unclosed_bracket(lines: &[&str], upto: usize) -> Option<(Pos, char)> {
+    let mut stack: Vec<(Pos, char)> = vec![];
+    for (i, l) in lines.iter().enumerate().take(upto) {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (c, ch) in l.chars().enumerate() {
+            match (quote, ch) {
+                (Some(q), _) if ch == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') if prev == ' ' || "[{,:".contains(prev) => quote = Some(ch),
+                (None, '#') if prev == ' ' || c == 0 => break,
+                (None, '[' | '{') => stack.push((
+                    Pos {
+                        line: i + 1,
+                        col: c + 1,
+                    },
+                    ch,
+                )),
+                (None, ']' | '}') => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+            prev = ch;
+        }
+    }
+    stack.pop().filter(|(p, _)| p.line < upto)
 }
 
 fn join(path: &str, seg: &str) -> String {
@@ -320,6 +406,25 @@ mod tests {
     fn tabs_are_errors_with_a_position() {
         let e = p("a:\n\t- b\n").unwrap_err();
         assert_eq!(e.line, 2);
+        // The parser stops at the scalar before the tab; the error points at the tab.
+        let e = p("- name: x\n  tasks:\n    - name: motd\n\tcopy: {}\n").unwrap_err();
+        assert_eq!((e.line, e.col), (4, 1), "{}", e.msg);
+        assert!(e.msg.contains("replace the tab"), "{}", e.msg);
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_reported_where_it_opens() {
+        let e = p("- a: 1\n  tags: [x, y\n\n- b: 2\n  c: 3\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 9), "{}", e.msg);
+        assert!(e.msg.contains("never closed"), "{}", e.msg);
+    }
+
+    #[test]
+    fn a_block_mapping_is_where_its_first_key_is() {
+        let d = p("- hosts: all\n  tasks:\n    - name: x\n      copy: {dest: /x}\n").unwrap();
+        assert_eq!(d.pos("0"), Pos { line: 1, col: 3 });
+        assert_eq!(d.pos("0/tasks/0"), Pos { line: 3, col: 7 });
+        assert_eq!(d.pos("0/tasks/0/copy"), Pos { line: 4, col: 7 });
     }
 
     #[test]

@@ -85,14 +85,17 @@ EOF
 
     # Boot fast under software emulation: nothing periodic, no waiting.
     # ifupdown-pre waits for `udevadm settle` (20 s and more under TCG); eth0
-    # exists before that because virtio_net is in the initramfs.
+    # exists before that because virtio_net is in the initramfs. No gettys:
+    # root has no password, and on a busy host the serial one times out
+    # waiting for its device and leaves systemd "degraded".
     local unit
     for unit in apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
                 e2scrub_all.timer e2scrub_all.service e2scrub_reap.service fstrim.timer \
                 systemd-networkd-wait-online.service man-db.timer dpkg-db-backup.timer \
                 systemd-timesyncd.service ifupdown-pre.service lvm2-monitor.service \
                 sys-kernel-debug.mount sys-kernel-tracing.mount sys-fs-fuse-connections.mount \
-                proc-sys-fs-binfmt_misc.automount modprobe@drm.service modprobe@efi_pstore.service; do
+                proc-sys-fs-binfmt_misc.automount modprobe@drm.service modprobe@efi_pstore.service \
+                serial-getty@ttyS0.service getty@tty1.service; do
         ln -sf /dev/null "$root/etc/systemd/system/$unit"
     done
     # Emulated legacy hardware nobody uses; udev loading these drivers costs

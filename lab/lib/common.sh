@@ -12,7 +12,12 @@ LAB_MEM=${LAB_MEM:-768}
 LAB_SMP=${LAB_SMP:-1}
 LAB_ROOT_SIZE=${LAB_ROOT_SIZE:-2G}
 LAB_EPH_SIZE=${LAB_EPH_SIZE:-2G}
-LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-180}
+# When to give up on a VM that does not answer SSH. A cold boot costs a VM
+# about 30 s of CPU; on a busy machine that can take many minutes of wall
+# time, so the real limit is the CPU the VM's qemu has used, with a wall-time
+# limit only as a backstop.
+LAB_BOOT_CPU_LIMIT=${LAB_BOOT_CPU_LIMIT:-150}
+LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-1200}
 LAB_CLUSTER_NAME=${LAB_CLUSTER_NAME:-windlass-lab}
 LAB_MIRROR=${LAB_MIRROR:-http://deb.debian.org/debian}
 LAB_SUITE=bookworm
@@ -33,20 +38,22 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # empty there.
 ensure_host_tools() {
     local missing=() bin pkg
-    for pair in qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap \
+    for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils debootstrap:debootstrap \
                 dpkg-scanpackages:dpkg-dev dpkg-deb:dpkg ssh:openssh-client \
                 ssh-keygen:openssh-client mkfs.ext4:e2fsprogs debugfs:e2fsprogs \
-                flock:util-linux python3:python3 curl:curl; do
+                flock:util-linux curl:curl; do
         bin=${pair%%:*} pkg=${pair#*:}
         command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
     done
+    # Debian's own python3 (servers and helpers use it by full path, so a
+    # python3 of a version manager on PATH does not count).
+    [[ -x /usr/bin/python3 ]] || missing+=(python3)
     if ((${#missing[@]})); then
         log "installing host packages: ${missing[*]}"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+            "${missing[@]}" >/dev/null
     fi
-    command -v cargo >/dev/null 2>&1 || die "cargo is needed to build the stand-in kubelet"
 }
 
 # Run a command holding an exclusive flock on a file (waiting for it).

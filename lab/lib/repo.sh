@@ -43,7 +43,11 @@ download_debs() {
     local apt_opts=(-o Debug::NoLocking=1 -o Dir::State::status="$status"
                     -o Dir::Cache::archives="$CACHE/debs" -o APT::Install-Recommends=false
                     -o APT::Get::Assume-Yes=true -qq)
-    uris=$(apt-get "${apt_opts[@]}" --print-uris install "${pkgs[@]}")
+    # --print-uris leaves out what the archive dir already holds: ask with an
+    # empty one to get the full list, then download what is missing.
+    mkdir -p "$out/.empty/partial"
+    uris=$(apt-get "${apt_opts[@]}" -o Dir::Cache::archives="$out/.empty" --print-uris install "${pkgs[@]}")
+    rm -rf "$out/.empty"
     apt-get "${apt_opts[@]}" --download-only install "${pkgs[@]}" >/dev/null
     # --print-uris lines: 'URI' FILENAME SIZE HASH
     awk '{ print $2 }' <<<"$uris" | while read -r f; do
@@ -141,7 +145,7 @@ build_repo() {
     download_debs "$tmp"
     for v in $LAB_KUBELET_VERSIONS; do build_kubelet_deb "$v" "$tmp"; done
     (
-        cd "$tmp"
+        cd "$tmp" || exit 1
         dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null
         gzip -9kn Packages
         {

@@ -24,12 +24,24 @@ pub fn load(args: &RunArgs) -> Result<Loaded, String> {
         playbook::load_playbook(&args.playbook, &templates).map_err(|e| e.to_string())?;
     let extra = extra_vars::parse(&args.extra_vars)?;
     // Patterns are checked now, so a typo stops the run before any connection.
-    if let Some(l) = &args.limit {
-        inventory::select(&inventory, l).map_err(|e| e.to_string())?;
-    }
+    let limit = match &args.limit {
+        Some(l) => {
+            Some(inventory::select(&inventory, l).map_err(|e| format!("-l (--limit): {e}"))?)
+        }
+        None => None,
+    };
+    let mut play_hosts = vec![];
     for play in &playbook.plays {
-        inventory::select(&inventory, &play.hosts).map_err(|e| format!("{}: {e}", play.loc))?;
+        let mut hosts =
+            inventory::select(&inventory, &play.hosts).map_err(|e| format!("{}: {e}", play.loc))?;
+        if let Some(l) = &limit {
+            hosts.retain(|h| l.contains(h));
+        }
+        play_hosts.push(hosts);
     }
+    // A variable no source defines for a host would fail there, halfway through.
+    playbook::check_variables(&playbook, &inventory, &play_hosts, &extra, &templates)
+        .map_err(|e| e.to_string())?;
     let options = RunOptions {
         check: args.check,
         diff: args.diff,

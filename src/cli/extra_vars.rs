@@ -10,13 +10,27 @@ pub fn parse(items: &[String]) -> Result<Vars, String> {
     for item in items {
         let item = item.trim();
         if let Some(file) = item.strip_prefix('@') {
-            let doc = yaml::load_file(Path::new(file)).map_err(|e| e.to_string())?;
+            let path = Path::new(file);
+            if !path.is_file() {
+                let cwd = std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default();
+                return Err(format!(
+                    "-e @{file}: no such file (relative paths start from the working folder, {cwd}); give a YAML or JSON file of variables"
+                ));
+            }
+            let doc = yaml::load_file(path).map_err(|e| format!("-e @{file}: {e}"))?;
             match doc.value {
                 Value::Object(m) => vars.extend(m),
                 Value::Null => {}
-                _ => {
+                ref other => {
                     return Err(format!(
-                        "{file}: extra vars file must be a mapping of variables"
+                        "{}: -e @{file}: an extra vars file must be a mapping of variables (name: value), not {}",
+                        doc.locate(""),
+                        match other {
+                            Value::Array(_) => "a list (remove the `- ` before each name)",
+                            _ => "a single value",
+                        }
                     ))
                 }
             }
@@ -31,7 +45,7 @@ pub fn parse(items: &[String]) -> Result<Vars, String> {
                 shlex::split(item).ok_or_else(|| format!("-e {item:?}: unbalanced quotes"))?
             {
                 let (k, v) = word.split_once('=').ok_or_else(|| {
-                    format!("-e {word:?}: expected key=value, a {{...}} mapping, or @file.yml")
+                    format!("-e {item:?}: {word:?} is not key=value; -e takes key=value words, a {{...}} mapping, or @file.yml")
                 })?;
                 // Like Ansible, key=value extra vars are strings.
                 vars.insert(k.to_string(), Value::String(v.to_string()));

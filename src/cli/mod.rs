@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Converge hosts to a playbook (ansible-playbook's flags).
-    Converge(RunArgs),
+    Converge(Box<RunArgs>),
     /// Check for drift: converge --check --diff, with exit codes, metrics and reports.
     Drift(Box<drift::DriftArgs>),
     /// Show the inventory: --list, --graph or --host NAME.
@@ -114,7 +114,7 @@ pub fn main() -> i32 {
         .expect("tokio runtime");
     let exit = rt.block_on(async {
         match cli.command {
-            Command::Converge(args) => converge::run(args).await,
+            Command::Converge(args) => converge::run(*args).await,
             Command::Drift(args) => drift::run(*args).await,
             Command::Inventory(args) => inventory_cmd::run(args),
             Command::Lab(args) => lab_cmd::run(args),

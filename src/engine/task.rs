@@ -721,7 +721,15 @@ impl PlayRt<'_> {
         if let Some(msg) = reported_failure(&plan.data) {
             let mut result = plan.data;
             result.insert("changed".into(), false.into());
-            return Outcome { status: Status::Failed, changes: vec![], result, msg: Some(msg), facts: plan.facts, output: None, delegated_to: None };
+            return Outcome {
+                status: Status::Failed,
+                changes: vec![],
+                result,
+                msg: Some(msg),
+                facts: plan.facts,
+                output: None,
+                delegated_to: None,
+            };
         }
         let mut result = plan.data.clone();
         let checking = self.opts.check && task.check_mode != Some(false);
@@ -1017,7 +1025,12 @@ fn reported_failure(data: &Vars) -> Option<String> {
     if data.get("failed").and_then(Value::as_bool) != Some(true) {
         return None;
     }
-    Some(data.get("msg").and_then(Value::as_str).unwrap_or("the module reported a failure").to_string())
+    Some(
+        data.get("msg")
+            .and_then(Value::as_str)
+            .unwrap_or("the module reported a failure")
+            .to_string(),
+    )
 }
 
 fn module_is_debug(task: &Task) -> bool {

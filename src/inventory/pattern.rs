@@ -70,8 +70,17 @@ fn term(inv: &Inventory, name: &str) -> Result<Vec<String>, String> {
         return Ok(vec![name.to_string()]);
     }
     if let Some(re) = name.strip_prefix('~') {
-        let re =
-            regex::Regex::new(re).map_err(|e| format!("bad regular expression {re:?}: {e}"))?;
+        let re = regex::Regex::new(re).map_err(|e| {
+            // The regex crate draws a caret over several lines; its last line says what.
+            let text = e.to_string();
+            let what = text
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string();
+            format!("bad regular expression {re:?} after `~`: {what}")
+        })?;
         return Ok(inv
             .hosts
             .keys()
@@ -89,8 +98,14 @@ fn term(inv: &Inventory, name: &str) -> Result<Vec<String>, String> {
     }
     let mut known: Vec<&str> = inv.groups.keys().map(String::as_str).collect();
     known.sort();
+    let names: Vec<&str> = known
+        .iter()
+        .copied()
+        .chain(inv.hosts.keys().map(String::as_str))
+        .collect();
     Err(format!(
-        "{name:?} is neither a host nor a group of this inventory; groups: {}",
+        "{name:?} is neither a host nor a group of this inventory{}; groups: {}",
+        crate::hint::suggest(name, &names),
         known.join(", ")
     ))
 }

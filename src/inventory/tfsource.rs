@@ -1,12 +1,49 @@
 //! An inventory file's `terraform:` section: hosts from the infrastructure layer's
 //! outputs, with Ansible's connection variables set from the mapped fields.
 
-use super::terraform::{self, TfMapping};
+use super::terraform::{self, TerraformError, TfMapping};
 use super::yamlinv::add_host;
 use super::{Inventory, InventoryError};
 use crate::yaml::Doc;
 use serde_json::Value;
 use std::path::Path;
+
+/// The key of the `terraform:` section an error is about (the one naming the output
+/// or field that is missing or wrong), so the message points at that line.
+fn mapping_key(section: &Value, e: &TerraformError) -> String {
+    let names = |wanted: &str| -> Option<String> {
+        section.as_object()?.iter().find_map(|(k, v)| {
+            let hit = match v {
+                Value::String(s) => s == wanted,
+                Value::Array(items) => items.iter().any(|i| i.as_str() == Some(wanted)),
+                _ => false,
+            };
+            hit.then(|| k.clone())
+        })
+    };
+    let source = || {
+        ["output_json", "state", "dir"]
+            .iter()
+            .find(|k| section.get(**k).is_some())
+            .map(|k| k.to_string())
+    };
+    let key = match e {
+        TerraformError::MissingOutput { output, .. }
+        | TerraformError::SensitiveOutput { output, .. } => names(output),
+        TerraformError::MissingField { field, .. } => names(field),
+        TerraformError::WrongType { path, .. } => path
+            .strip_prefix("output \"")
+            .and_then(|r| r.split('"').next())
+            .and_then(names),
+        TerraformError::BadPort { .. } => Some("port".to_string()),
+        TerraformError::Read { .. }
+        | TerraformError::NotJson { .. }
+        | TerraformError::NotOutputs { .. }
+        | TerraformError::StateVersion { .. } => source(),
+        _ => None,
+    };
+    key.unwrap_or_default()
+}
 
 pub fn add_from_terraform(
     inv: &mut Inventory,
@@ -20,7 +57,7 @@ pub fn add_from_terraform(
     })?;
     let base = file.parent().unwrap_or(Path::new("."));
     let loaded = terraform::load(&mapping, base).map_err(|e| InventoryError {
-        loc: doc.locate("terraform"),
+        loc: doc.locate(&format!("terraform/{}", mapping_key(v, &e))),
         msg: e.to_string(),
     })?;
     inv.groups

@@ -69,20 +69,27 @@ pub fn load(source: &str) -> Result<Inventory, InventoryError> {
     };
     for (g, (file, _)) in &group_files {
         if !inv.groups.contains_key(g) {
-            return Err(plain(
-                file.display().to_string(),
-                format!(
-                    "group_vars for {g:?}, but the inventory has no group {g:?}; groups: {}",
-                    inv.groups.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            ));
+            let groups: Vec<&str> = inv.groups.keys().map(String::as_str).collect();
+            return Err(plain(file.display().to_string(), format!(
+                "group_vars for {g:?}, but the inventory has no group {g:?}{}; groups: {} (rename the file, or add the group to the inventory)",
+                crate::hint::suggest(g, &groups),
+                groups.join(", "))));
         }
     }
     for (h, (file, _)) in &host_files {
         if !inv.hosts.contains_key(h) {
+            let hosts: Vec<&str> = inv.hosts.keys().map(String::as_str).collect();
             return Err(plain(
                 file.display().to_string(),
-                format!("host_vars for {h:?}, but the inventory has no host {h:?}"),
+                format!(
+                    "host_vars for {h:?}, but the inventory has no host {h:?}{}; hosts: {}",
+                    crate::hint::suggest(h, &hosts),
+                    if hosts.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        hosts.join(", ")
+                    }
+                ),
             ));
         }
     }
@@ -196,7 +203,14 @@ fn group_node(
                             return Err(ierr(
                                 doc,
                                 &format!("{at}/{h}"),
-                                format!("host {h:?} takes a mapping of variables, not {other}"),
+                                format!(
+                                    "host {h:?} takes a mapping of variables, not {other}{}",
+                                    if other.is_string() {
+                                        format!(" (to connect to it, write `{h}: {{ansible_host: {}}}`)", other.as_str().unwrap_or_default())
+                                    } else {
+                                        String::new()
+                                    }
+                                ),
                             ))
                         }
                     };
@@ -224,8 +238,14 @@ fn group_node(
                 ));
             }
             _ => {
+                let hint = crate::hint::suggest(k, &["hosts", "children", "vars"]);
+                let why = if hint.is_empty() {
+                    format!(" (is {k:?} a group missing `children:` above it?)")
+                } else {
+                    hint
+                };
                 return Err(ierr(doc, &at, format!(
-                    "unknown key {k:?} in group {name:?}; a group takes hosts:, children: and vars: (is {k:?} a group missing `children:` above it?)")));
+                    "unknown key {k:?} in group {name:?}{why}; a group takes hosts:, children: and vars:")));
             }
         }
     }

@@ -9,11 +9,13 @@ mod registry;
 pub mod commands;
 pub mod facts;
 pub mod files;
+pub mod kubernetes;
 pub mod logic;
 pub mod net;
+pub mod packages;
 pub mod pki;
 pub mod services;
-
+pub mod storage;
 #[cfg(test)]
 pub(crate) mod testutil;
 

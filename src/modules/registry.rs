@@ -31,7 +31,7 @@ macro_rules! registry {
     };
 }
 
-use super::{commands, files, logic, net, pki, services};
+use super::{commands, files, kubernetes, logic, net, packages, pki, services, storage};
 
 registry! {
     "command" => commands::command::Command, free_form = true;
@@ -41,19 +41,27 @@ registry! {
     "lineinfile" => files::lineinfile::LineInFile;
     "template" => files::template::Template;
     "slurp" => files::slurp::Slurp;
-    "x509_ca" => pki::x509_ca::X509Ca;
-    "x509_cert" => pki::x509_cert::X509Cert;
-    "x509_keypair" => pki::x509_keypair::X509Keypair;
-    "kubeconfig" => pki::kubeconfig::Kubeconfig;
     "stat" => files::stat::Stat;
     "systemd" | "systemd_service" | "service" => services::systemd::Systemd;
     "wait_for" => net::wait_for::WaitFor;
     "uri" => net::uri::Uri;
+    "x509_ca" => pki::x509_ca::X509Ca;
+    "x509_cert" => pki::x509_cert::X509Cert;
+    "x509_keypair" => pki::x509_keypair::X509Keypair;
+    "kubeconfig" => pki::kubeconfig::Kubeconfig;
+    "apt" | "package" => packages::apt::Apt;
+    "dpkg_selections" => packages::dpkg_selections::DpkgSelections;
+    "systemd_dropin" => kubernetes::systemd_dropin::SystemdDropin;
+    "static_pod" => kubernetes::static_pod::StaticPod;
     "debug" => logic::debug::Debug;
     "set_fact" => logic::set_fact::SetFact;
     "assert" => logic::assert::Assert;
     "fail" => logic::fail::Fail;
     "setup" | "gather_facts" => super::facts::Setup;
+    "lvg" => storage::lvg::Lvg;
+    "lvol" => storage::lvol::Lvol;
+    "filesystem" => storage::filesystem::Filesystem;
+    "mount" => storage::mount::Mount;
 }
 
 /// Collections whose prefix is accepted in front of a module name, so Ansible

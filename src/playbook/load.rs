@@ -3,6 +3,7 @@
 
 use super::roles::RoleLoader;
 use super::{value_str, Origin, Play, Playbook, Serial, Task, TaskKind};
+pub(super) use crate::hint::suggest;
 use crate::modules::{self, args::to_bool, Vars};
 use crate::template::Templates;
 use crate::yaml::{self, Doc};
@@ -106,16 +107,25 @@ pub fn load_playbook(path: &Path, templates: &Templates) -> Result<Playbook, Loa
                 "the playbook is empty; it should be a list of plays",
             ))
         }
-        _ => {
+        other => {
             return Err(err(
                 &doc,
                 "",
-                "a playbook is a list of plays (each starting with `- hosts:`)",
+                format!(
+                "a playbook is a list of plays, each starting with `- hosts:`; this file is {}{}",
+                kind_of(other),
+                if other.is_object() {
+                    " (put `- ` before its first key and indent the rest under it)"
+                } else {
+                    ""
+                }
+            ),
             ))
         }
     };
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut roles = RoleLoader::new(&dir);
+    roles.playbook_dir = dir.clone();
     let mut out = vec![];
     for (i, play) in plays.iter().enumerate() {
         out.push(load_play(
@@ -184,11 +194,16 @@ pub(super) fn string_list(
 }
 
 fn get_bool(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Option<bool>, LoadError> {
+    let key = path.rsplit('/').next().unwrap_or(path);
     match v {
         None => Ok(None),
-        Some(x) => to_bool(x)
-            .map(Some)
-            .ok_or_else(|| err(doc, path, format!("expected true or false, not {x}"))),
+        Some(x) => to_bool(x).map(Some).ok_or_else(|| {
+            err(
+                doc,
+                path,
+                format!("{key} takes true or false (or yes/no), not {x}"),
+            )
+        }),
     }
 }
 
@@ -199,7 +214,15 @@ fn vars_of(doc: &Doc, path: &str, v: Option<&Value>) -> Result<Vars, LoadError> 
         Some(other) => Err(err(
             doc,
             path,
-            format!("vars must be a mapping, not {}", kind_of(other)),
+            format!(
+                "vars must be a mapping of variables (name: value), not {}{}",
+                kind_of(other),
+                if other.is_array() {
+                    " (remove the `- ` before each name)"
+                } else {
+                    ""
+                }
+            ),
         )),
     }
 }
@@ -256,8 +279,20 @@ fn load_play(
         .and_then(value_str)
         .unwrap_or_else(|| hosts.clone());
     let mut vars = vars_of(doc, &format!("{path}/vars"), m.get("vars"))?;
-    for f in string_list(doc, &format!("{path}/vars_files"), m.get("vars_files"))? {
+    let vf_path = format!("{path}/vars_files");
+    for (i, f) in string_list(doc, &vf_path, m.get("vars_files"))?
+        .into_iter()
+        .enumerate()
+    {
         let file = dir.join(&f);
+        if !file.is_file() {
+            let at = if m.get("vars_files").is_some_and(Value::is_array) {
+                format!("{vf_path}/{i}")
+            } else {
+                vf_path.clone()
+            };
+            return Err(err(doc, &at, format!("vars file {f:?} not found (looked for {}); vars_files are relative to the playbook's folder", file.display())));
+        }
         let vdoc = yaml::load_file(&file)?;
         match vdoc.value {
             Value::Object(o) => vars.extend(o),
@@ -314,7 +349,7 @@ fn load_play(
     tasks.push(flush(doc, path, &origin));
     tasks.extend(section("post_tasks", roles)?);
     tasks.push(flush(doc, path, &origin));
-    check_notify(&tasks, &handlers)?;
+    check_notify(&tasks, &handlers, &roles.notify_at)?;
     let serial = parse_serial(doc, &format!("{path}/serial"), m.get("serial"))?;
     let max_fail_percentage = match m.get("max_fail_percentage") {
         None => None,
@@ -322,13 +357,8 @@ fn load_play(
             v.as_f64()
                 .or_else(|| value_str(v).and_then(|s| s.trim_end_matches('%').parse().ok()))
                 .filter(|p| (0.0..=100.0).contains(p))
-                .ok_or_else(|| {
-                    err(
-                        doc,
-                        &format!("{path}/max_fail_percentage"),
-                        "expected a number from 0 to 100",
-                    )
-                })?,
+                .ok_or_else(|| err(doc, &format!("{path}/max_fail_percentage"), format!(
+                    "max_fail_percentage takes a number from 0 to 100 (the share of a batch's hosts that may fail before the play stops), not {v}")))?,
         ),
     };
     Ok(Play {
@@ -464,7 +494,10 @@ pub(super) fn parse_tasks(
             return Err(err(
                 doc,
                 path,
-                format!("expected a list of tasks, not {}", kind_of(other)),
+                format!(
+                    "expected a list of tasks, not {} (start each task with `- `)",
+                    kind_of(other)
+                ),
             ))
         }
     };
@@ -472,15 +505,52 @@ pub(super) fn parse_tasks(
     for (i, t) in items.iter().enumerate() {
         let tpath = format!("{path}/{i}");
         let m = as_map(doc, &tpath, t, "a task")?;
+        // `ansible.builtin.import_tasks:` and friends are the same keywords.
+        let unprefixed: Map<String, Value>;
+        let m = if m.keys().any(|k| include_keyword(k).is_some()) {
+            unprefixed = m
+                .iter()
+                .map(|(k, v)| (include_keyword(k).unwrap_or(k).to_string(), v.clone()))
+                .collect();
+            &unprefixed
+        } else {
+            m
+        };
         if let Some(file) = m.get("import_tasks").or_else(|| m.get("include_tasks")) {
-            let name = value_str(file)
-                .ok_or_else(|| err(doc, &tpath, "import_tasks takes a file name"))?;
+            let key = if m.contains_key("import_tasks") {
+                "import_tasks"
+            } else {
+                "include_tasks"
+            };
+            let name = value_str(file).ok_or_else(|| {
+                err(
+                    doc,
+                    &format!("{tpath}/{key}"),
+                    format!("{key} takes a file name"),
+                )
+            })?;
             let base = if origin.role.is_some() {
                 origin.dir.join("tasks")
             } else {
                 origin.dir.clone()
             };
-            let sub = yaml::load_file(&base.join(&name))?;
+            let file = base.join(&name);
+            if !file.is_file() {
+                return Err(err(
+                    doc,
+                    &format!("{tpath}/{key}"),
+                    format!(
+                        "{key}: no file {name:?} (looked for {}); the path is relative to {}",
+                        file.display(),
+                        if origin.role.is_some() {
+                            "the role's tasks/ folder"
+                        } else {
+                            "the playbook's folder"
+                        }
+                    ),
+                ));
+            }
+            let sub = yaml::load_file(&file)?;
             // Conditions and tags on the import apply to every task it brings in.
             let mut child = inherit.clone();
             child
@@ -506,6 +576,21 @@ pub(super) fn parse_tasks(
         )?));
     }
     Ok(out)
+}
+
+/// `ansible.builtin.import_role` -> `import_role` (and the other include keywords).
+fn include_keyword(key: &str) -> Option<&str> {
+    let short = key
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| key.strip_prefix("ansible.legacy."))?;
+    [
+        "import_tasks",
+        "include_tasks",
+        "import_role",
+        "include_role",
+    ]
+    .into_iter()
+    .find(|k| *k == short)
 }
 
 fn parse_task(
@@ -548,15 +633,22 @@ fn parse_task(
             None => Ok(vec![]),
         };
         // Conditions of a block apply to its children, not to the block itself.
-        let kind = TaskKind::Block {
+        TaskKind::Block {
             block: part("block", roles)?,
             rescue: part("rescue", roles)?,
             always: part("always", roles)?,
-        };
-        kind
+        }
     } else {
         when.extend(own_when);
-        module_kind(doc, path, m, &others, templates)?
+        module_kind(
+            doc,
+            path,
+            m,
+            &others,
+            templates,
+            origin,
+            &roles.playbook_dir,
+        )?
     };
     let name = match m.get("name").and_then(value_str) {
         Some(n) => n,
@@ -581,6 +673,22 @@ fn parse_task(
         (None, Some(v)) => (Some(v.clone()), true),
         (None, None) => (None, false),
     };
+    if let Some(v) = &loop_items {
+        let key = if with_items {
+            "with_items"
+        } else if m.contains_key("loop") {
+            "loop"
+        } else {
+            "with_list"
+        };
+        let is_template = matches!(v, Value::String(s) if s.contains("{{"));
+        if !with_items && !v.is_array() && !is_template {
+            return Err(err(doc, &at(key), format!(
+                "{key} takes a list (or a template that gives one, such as \"{{{{ groups['workers'] }}}}\"), not {}{}",
+                kind_of(v),
+                value_str(v).map(|s| format!(" ({s:?}); for one item write `{key}: [{s}]`")).unwrap_or_default())));
+        }
+    }
     let loop_items = loop_items.map(|v| {
         if with_items {
             serde_json::json!({"__with_items": v})
@@ -588,6 +696,26 @@ fn parse_task(
             v
         }
     });
+    let loc = doc.locate(path);
+    match m.get("notify") {
+        Some(Value::Array(items)) => {
+            for (i, n) in items.iter().enumerate() {
+                if let Some(n) = value_str(n) {
+                    roles
+                        .notify_at
+                        .insert((loc.clone(), n), doc.locate(&at(&format!("notify/{i}"))));
+                }
+            }
+        }
+        Some(v) => {
+            if let Some(n) = value_str(v) {
+                roles
+                    .notify_at
+                    .insert((loc.clone(), n), doc.locate(&at("notify")));
+            }
+        }
+        None => {}
+    }
     let loop_var = match m.get("loop_control") {
         Some(Value::Object(lc)) => lc
             .get("loop_var")
@@ -684,9 +812,30 @@ fn strip_braces(c: &str) -> String {
 }
 
 fn check_expr(doc: &Doc, path: &str, expr: &str, templates: &Templates) -> Result<(), LoadError> {
+    let key = path.rsplit('/').next().unwrap_or(path);
     templates
         .check_syntax(&format!("{{{{ {expr} }}}}"))
-        .map_err(|e| err(doc, path, format!("invalid expression {expr:?}: {}", e.msg)))
+        .map_err(|e| {
+            err(
+                doc,
+                path,
+                format!(
+                    "{key}: invalid expression {expr:?}: {}",
+                    first_line(&e.message)
+                ),
+            )
+        })
+}
+
+/// The first line of a template error, without minijinja's "(in <string>:1)": the
+/// caller says where.
+pub(crate) fn first_line(msg: &str) -> String {
+    let line = msg.lines().next().unwrap_or(msg);
+    let line = line.strip_prefix("syntax error: ").unwrap_or(line);
+    match line.rfind(" (in ") {
+        Some(i) if line.ends_with(')') => line[..i].to_string(),
+        _ => line.to_string(),
+    }
 }
 
 fn module_kind(
@@ -695,6 +844,8 @@ fn module_kind(
     m: &Map<String, Value>,
     others: &[&String],
     templates: &Templates,
+    origin: &Origin,
+    playbook_dir: &Path,
 ) -> Result<TaskKind, LoadError> {
     let known: Vec<&&String> = others
         .iter()
@@ -703,9 +854,15 @@ fn module_kind(
     let unknown: Vec<&&String> = others.iter().filter(|k| !known.contains(k)).collect();
     if let Some(k) = unknown.first() {
         let msg = if known.is_empty() {
+            // `ansible.builtin.tempalte`: compare the name after the collection.
+            let (prefix, short) = match k.rfind('.') {
+                Some(i) => (&k[..=i], &k[i + 1..]),
+                None => ("", k.as_str()),
+            };
+            let hint = suggest(short, &modules::module_names())
+                .replace(" (did you mean \"", &format!(" (did you mean \"{prefix}"));
             format!(
-                "unknown module {k:?}{}; modules available: {}",
-                suggest(k, &modules::module_names()),
+                "unknown module {k:?}{hint}; modules available: {}",
                 modules::module_names().join(", ")
             )
         } else {
@@ -776,6 +933,7 @@ fn module_kind(
     }
     let args = Value::Object(args);
     validate_args(doc, &mpath, def, &args, templates)?;
+    check_local_files(doc, &mpath, def, &args, templates, origin, playbook_dir)?;
     Ok(TaskKind::Module { def, args })
 }
 
@@ -811,8 +969,9 @@ fn strip_kv(text: &str, key: &str) -> String {
     re.replace_all(text, "").to_string()
 }
 
-/// Check names and types of module arguments now. A value that is still a template
-/// can only be type-checked once rendered, so type errors are ignored where templates are.
+/// Check names and types of module arguments now. A templated value's type is
+/// known only once rendered, so it stands in as each kind of value in turn; a static
+/// value that no kind of neighbour makes valid is an error, at its own line.
 fn validate_args(
     doc: &Doc,
     path: &str,
@@ -821,49 +980,319 @@ fn validate_args(
     templates: &Templates,
 ) -> Result<(), LoadError> {
     check_templates(doc, path, args, templates)?;
-    let Err(e) = (def.build)(args.clone()) else {
+    let Value::Object(given) = args else {
         return Ok(());
     };
+    let templated: Vec<&String> = given
+        .iter()
+        .filter(|(_, v)| has_template(v))
+        .map(|(k, _)| k)
+        .collect();
+    let mut trial = given.clone();
+    let mut tried: std::collections::HashMap<String, usize> =
+        templated.iter().map(|k| (k.to_string(), 0)).collect();
+    let mut errors: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for k in &templated {
+        trial.insert(k.to_string(), substitute(&given[k.as_str()], 0));
+    }
+    loop {
+        let Err(e) = (def.build)(Value::Object(trial.clone())) else {
+            return Ok(());
+        };
+        let msg = e.to_string();
+        if let Some(field) = msg
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            let accepted = accepted_args(def);
+            let names: Vec<&str> = accepted.iter().map(String::as_str).collect();
+            return Err(err(
+                doc,
+                &format!("{path}/{field}"),
+                format!(
+                    "unsupported argument {field:?} for module {}{}; it accepts: {}",
+                    def.name,
+                    suggest(field, &names),
+                    names.join(", ")
+                ),
+            ));
+        }
+        if let Some(field) = msg
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            return Err(err(
+                doc,
+                path,
+                format!(
+                    "module {} needs the argument {field:?}; it accepts: {}",
+                    def.name,
+                    accepted_args(def).join(", ")
+                ),
+            ));
+        }
+        match culprit(def, &trial, &msg) {
+            Some(k) if tried.contains_key(&k) => {
+                errors.entry(k.clone()).or_default().push(msg.clone());
+                let n = tried.get_mut(&k).expect("templated");
+                *n += 1;
+                if *n < PLACEHOLDERS {
+                    trial.insert(k.clone(), substitute(&given[k.as_str()], *n));
+                    continue;
+                }
+                // No stand-in fits. A lone `{{ expression }}` may render to anything,
+                // and a message that changes with the stand-in is about content only
+                // the run will know; but a list, mapping or text around a template has
+                // its shape already, and one same complaint about every stand-in is
+                // about that shape.
+                let seen = &errors[&k];
+                if is_single_expression(&given[k.as_str()]) || seen.iter().any(|m| m != &seen[0]) {
+                    return Ok(());
+                }
+                return Err(err(
+                    doc,
+                    &format!("{path}/{k}"),
+                    format!(
+                        "argument {k:?} of module {}: {}",
+                        def.name,
+                        seen[0].replace('`', "'")
+                    ),
+                ));
+            }
+            Some(k) => {
+                return Err(err(
+                    doc,
+                    &format!("{path}/{k}"),
+                    format!(
+                        "argument {k:?} of module {}: {}",
+                        def.name,
+                        msg.replace('`', "'")
+                    ),
+                ))
+            }
+            None if templated.is_empty() => {
+                return Err(err(
+                    doc,
+                    path,
+                    format!("module {}: {}", def.name, msg.replace('`', "'")),
+                ))
+            }
+            None => return Ok(()),
+        }
+    }
+}
+
+const PLACEHOLDERS: usize = 6;
+
+/// Stand-ins for a template: a lone `{{ expression }}` keeps the type of what it
+/// gives, so it may be any kind of value; text around a template makes a string.
+fn placeholder(i: usize, lone: bool) -> Value {
+    match (i, lone) {
+        (0, _) => Value::String("x".into()),
+        (1, _) => Value::String("0644".into()),
+        (2, true) => Value::Bool(true),
+        (2, false) => Value::String("true".into()),
+        (3, true) => Value::from(1),
+        (3, false) => Value::String("1".into()),
+        (4, true) => Value::Array(vec![]),
+        (_, true) => Value::Object(Map::new()),
+        (_, false) => Value::String("x".into()),
+    }
+}
+
+/// `v` with every template in it replaced by the i-th stand-in.
+fn substitute(v: &Value, i: usize) -> Value {
+    match v {
+        Value::String(s) if has_template(v) => {
+            placeholder(i, is_single_expression(&Value::String(s.clone())))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, i)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), substitute(x, i)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A string that is exactly one `{{ expression }}`, rendered to the expression's type.
+fn is_single_expression(v: &Value) -> bool {
+    match v {
+        Value::String(s) => {
+            let t = s.trim();
+            t.starts_with("{{") && t.ends_with("}}") && t[2..].find("{{").is_none()
+        }
+        _ => false,
+    }
+}
+
+/// The argument an error is about. Arguments are read in the order written and the
+/// first bad one stops the reading, so it is the last of the shortest run of
+/// arguments that gives the same error.
+fn culprit(def: &modules::ModuleDef, args: &Map<String, Value>, msg: &str) -> Option<String> {
+    let keys: Vec<&String> = args.keys().collect();
+    (1..=keys.len()).find_map(|n| {
+        let prefix: Map<String, Value> = args
+            .iter()
+            .take(n)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match (def.build)(Value::Object(prefix)) {
+            Err(e) if e.to_string() == msg => Some(keys[n - 1].clone()),
+            _ => None,
+        }
+    })
+}
+
+/// The argument names a module takes, from its own parameter type.
+fn accepted_args(def: &modules::ModuleDef) -> Vec<String> {
+    let probe = serde_json::json!({"\u{1}": null});
+    let Err(e) = (def.build)(probe) else {
+        return vec![];
+    };
     let msg = e.to_string();
-    if let Some(field) = msg
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split('`').next())
-    {
-        let expected = msg
-            .split_once("expected ")
-            .map(|(_, r)| r.replace('`', ""))
-            .unwrap_or_default();
-        return Err(err(
-            doc,
-            &format!("{path}/{field}"),
-            format!(
-                "unsupported argument {field:?} for module {}{}; it accepts: {expected}",
-                def.name,
-                suggest(
-                    field,
-                    &expected
-                        .split(", ")
-                        .map(|s| s.trim_start_matches("one of "))
-                        .collect::<Vec<_>>()
-                )
-            ),
-        ));
-    }
-    if msg.starts_with("missing field") {
-        return Err(err(
-            doc,
-            path,
-            format!("module {}: {}", def.name, msg.replace('`', "'")),
-        ));
-    }
-    if has_template(args) {
+    let Some((_, list)) = msg.split_once("expected ") else {
+        return vec![];
+    };
+    list.trim_start_matches("one of ")
+        .split(", ")
+        .map(|s| s.trim_matches('`').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Files a task takes from the control machine (`template`'s and `copy`'s `src`) must
+/// exist now, and a template must parse: a typo here would otherwise surface on the
+/// first host, halfway through a run.
+fn check_local_files(
+    doc: &Doc,
+    path: &str,
+    def: &modules::ModuleDef,
+    args: &Value,
+    templates: &Templates,
+    origin: &Origin,
+    playbook_dir: &Path,
+) -> Result<(), LoadError> {
+    let is_template = match def.name {
+        "template" => true,
+        "copy" => false,
+        _ => return Ok(()),
+    };
+    let Some(Value::String(src)) = args.get("src") else {
+        return Ok(());
+    };
+    if has_template(&Value::String(src.clone())) {
         return Ok(());
     }
-    Err(err(
-        doc,
-        path,
-        format!("module {}: {}", def.name, msg.replace('`', "'")),
-    ))
+    let file = find_local_file(origin, playbook_dir, src, is_template).map_err(|tried| {
+        let folder = if is_template { "templates" } else { "files" };
+        let here: Vec<String> = local_file_names(origin, playbook_dir, is_template);
+        let names: Vec<&str> = here.iter().map(String::as_str).collect();
+        err(
+            doc,
+            &format!("{path}/src"),
+            format!(
+                "{} src {src:?} not found{}; looked in: {}; put it in the {folder}/ folder {}",
+                def.name,
+                suggest(src, &names),
+                tried.join(", "),
+                if origin.role.is_some() {
+                    "of the role"
+                } else {
+                    "beside the playbook"
+                }
+            ),
+        )
+    })?;
+    if is_template {
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            err(
+                doc,
+                &format!("{path}/src"),
+                format!("cannot read template {}: {e}", file.display()),
+            )
+        })?;
+        if let Err(e) = templates.check_syntax(&text) {
+            return Err(LoadError {
+                loc: format!(
+                    "{}:{}",
+                    file.display(),
+                    e.line
+                        .or_else(|| template_error_line(&e.message))
+                        .unwrap_or(1)
+                ),
+                msg: format!(
+                    "template syntax error: {} (used by the task at {})",
+                    first_line(&e.message),
+                    doc.locate(path)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where the engine looks for a task's `src` (see `engine::controller`): the role's
+/// (or playbook's) `files/` or `templates/`, the role folder, then the playbook's.
+pub(crate) fn local_file_candidates(
+    origin: &Origin,
+    playbook_dir: &Path,
+    name: &str,
+    template: bool,
+) -> Vec<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return vec![p.to_path_buf()];
+    }
+    let sub = if template { "templates" } else { "files" };
+    vec![
+        origin.dir.join(sub).join(name),
+        origin.dir.join(name),
+        playbook_dir.join(sub).join(name),
+        playbook_dir.join(name),
+    ]
+}
+
+pub(crate) fn find_local_file(
+    origin: &Origin,
+    playbook_dir: &Path,
+    name: &str,
+    template: bool,
+) -> Result<PathBuf, Vec<String>> {
+    let mut tried: Vec<String> = vec![];
+    for c in local_file_candidates(origin, playbook_dir, name, template) {
+        if c.is_file() {
+            return Ok(c);
+        }
+        let shown = c.display().to_string();
+        if !tried.contains(&shown) {
+            tried.push(shown);
+        }
+    }
+    Err(tried)
+}
+
+fn local_file_names(origin: &Origin, playbook_dir: &Path, template: bool) -> Vec<String> {
+    let sub = if template { "templates" } else { "files" };
+    let mut v: Vec<String> = [origin.dir.join(sub), playbook_dir.join(sub)]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The line minijinja names in "... (in NAME:LINE)".
+pub(crate) fn template_error_line(msg: &str) -> Option<usize> {
+    let first = msg.lines().next()?;
+    let inner = first.rsplit_once(" (in ")?.1.strip_suffix(')')?;
+    inner.rsplit_once(':')?.1.parse().ok()
 }
 
 fn has_template(v: &Value) -> bool {
@@ -882,9 +1311,13 @@ fn check_templates(
     templates: &Templates,
 ) -> Result<(), LoadError> {
     match v {
-        Value::String(s) => templates
-            .check_syntax(s)
-            .map_err(|e| err(doc, path, format!("template error: {}", e.msg))),
+        Value::String(s) => templates.check_syntax(s).map_err(|e| {
+            err(
+                doc,
+                path,
+                format!("template syntax error in {s:?}: {}", first_line(&e.message)),
+            )
+        }),
         Value::Array(a) => a
             .iter()
             .enumerate()
@@ -896,33 +1329,12 @@ fn check_templates(
     }
 }
 
-/// " (did you mean X?)" for a near miss.
-pub(super) fn suggest(word: &str, candidates: &[&str]) -> String {
-    candidates
-        .iter()
-        .map(|c| (strsim(word, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
-        .unwrap_or_default()
-}
-
-fn strsim(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// Every `notify` must name a handler (by name or `listen`).
-fn check_notify(tasks: &[Arc<Task>], handlers: &[Arc<Task>]) -> Result<(), LoadError> {
+fn check_notify(
+    tasks: &[Arc<Task>],
+    handlers: &[Arc<Task>],
+    notify_at: &std::collections::HashMap<(String, String), String>,
+) -> Result<(), LoadError> {
     let known: Vec<&str> = handlers
         .iter()
         .flat_map(|h| std::iter::once(h.name.as_str()).chain(h.listen.iter().map(String::as_str)))
@@ -932,7 +1344,10 @@ fn check_notify(tasks: &[Arc<Task>], handlers: &[Arc<Task>]) -> Result<(), LoadE
         for n in &t.notify {
             if !known.contains(&n.as_str()) {
                 return Err(LoadError {
-                    loc: t.loc.clone(),
+                    loc: notify_at
+                        .get(&(t.loc.clone(), n.clone()))
+                        .cloned()
+                        .unwrap_or_else(|| t.loc.clone()),
                     msg: format!(
                         "notify {n:?} names no handler{}; handlers in this play: {}",
                         suggest(n, &known),
@@ -966,4 +1381,89 @@ pub(super) fn role_dir_candidates(base: &Path) -> Vec<PathBuf> {
         v.push(cwd.join("roles"));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    /// A module whose `ips` are checked as it is built, as a certificate module would.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Probe {
+        dest: String,
+        #[serde(default)]
+        mode: Option<modules::args::Mode>,
+        #[serde(default, deserialize_with = "ips")]
+        ips: Vec<std::net::IpAddr>,
+    }
+
+    fn ips<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<std::net::IpAddr>, D::Error> {
+        let v: Vec<String> = Deserialize::deserialize(d)?;
+        v.iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an IP address")))
+            })
+            .collect()
+    }
+
+    impl modules::Module for Probe {
+        fn probe(&self, _: &modules::Ctx) -> modules::ModResult<Vec<crate::transport::Cmd>> {
+            Ok(vec![])
+        }
+        fn plan(
+            &self,
+            _: &modules::Ctx,
+            _: &[crate::transport::Output],
+        ) -> modules::ModResult<modules::Planned> {
+            Ok(modules::Planned::Done(modules::Plan::ok()))
+        }
+    }
+
+    static PROBE: modules::ModuleDef = modules::ModuleDef {
+        name: "probe",
+        aliases: &[],
+        build: |v| Ok(Box::new(serde_json::from_value::<Probe>(v)?)),
+        free_form: false,
+    };
+
+    fn check(args: &str) -> Result<(), LoadError> {
+        let doc = yaml::parse(&format!("probe: {args}\n"), Path::new("t.yml")).unwrap();
+        validate_args(
+            &doc,
+            "probe",
+            &PROBE,
+            &doc.value["probe"],
+            &Templates::new(),
+        )
+    }
+
+    #[test]
+    fn static_arguments_are_type_checked_beside_templates() {
+        let e = check(r#"{dest: "{{ root }}/x", mode: [1]}"#).unwrap_err();
+        assert!(e.msg.starts_with("argument \"mode\""), "{e}");
+        let e = check(r#"{dest: ["{{ root }}/x"]}"#).unwrap_err();
+        assert!(
+            e.msg.contains("argument \"dest\"") && e.msg.contains("expected a string"),
+            "{e}"
+        );
+        let e = check(r#"{dest: /x, ips: ["10.0.0.1", "10.0.0.300"]}"#).unwrap_err();
+        assert!(e.msg.contains("10.0.0.300"), "{e}");
+        let e = check(r#"{dest: /x, nmae: y}"#).unwrap_err();
+        assert!(
+            e.msg.contains("unsupported argument \"nmae\"") && e.msg.contains("dest, mode, ips"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn templated_arguments_are_given_the_benefit_of_the_doubt() {
+        check(r#"{dest: "{{ d }}", mode: "{{ m }}"}"#).unwrap();
+        check(r#"{dest: /x, ips: ["{{ private_ip }}", "127.0.0.1"]}"#).unwrap();
+        check(r#"{dest: /x, ips: ["10.0.0.{{ n }}"]}"#).unwrap();
+        check(r#"{dest: /x, ips: "{{ addresses }}"}"#).unwrap();
+    }
 }

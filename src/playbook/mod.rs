@@ -1,9 +1,11 @@
 //! Plays, roles, tasks and handlers, loaded and validated before any host is contacted.
 
+mod check_vars;
 mod load;
 mod roles;
 mod task;
 
+pub use check_vars::check_variables;
 pub use load::{bare_task, load_playbook, LoadError};
 pub use task::{Task, TaskKind};
 

@@ -17,6 +17,10 @@ pub(super) struct RoleLoader {
     search: Vec<PathBuf>,
     /// Roles being loaded, outermost first, to catch dependency cycles.
     stack: Vec<String>,
+    /// The playbook's folder: where `files/` and `templates/` are looked for last.
+    pub playbook_dir: PathBuf,
+    /// (task location, handler name) -> where that `notify` entry is written.
+    pub notify_at: std::collections::HashMap<(String, String), String>,
 }
 
 pub(super) struct LoadedRole {
@@ -31,6 +35,8 @@ impl RoleLoader {
         RoleLoader {
             search: role_dir_candidates(playbook_dir),
             stack: vec![],
+            playbook_dir: playbook_dir.to_path_buf(),
+            notify_at: Default::default(),
         }
     }
 
@@ -93,26 +99,7 @@ impl RoleLoader {
             ));
         }
         let Some(dir) = self.find(&name) else {
-            let available = self.available();
-            let names: Vec<&str> = available.iter().map(String::as_str).collect();
-            return Err(err(
-                doc,
-                path,
-                format!(
-                    "role {name:?} not found{} in {}; roles available: {}",
-                    suggest(&name, &names),
-                    self.search
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if names.is_empty() {
-                        "(none)".into()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
-            ));
+            return Err(err(doc, path, self.not_found(&name)));
         };
         self.stack.push(name.clone());
         let result = self.load_dir(&name, &dir, params, when, tags, inherit, templates);
@@ -148,18 +135,7 @@ impl RoleLoader {
             .and_then(value_str)
             .unwrap_or_else(|| "main".into());
         let Some(dir) = self.find(&name) else {
-            return Err(err(
-                doc,
-                path,
-                format!(
-                    "role {name:?} not found in {}",
-                    self.search
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
+            return Err(err(doc, path, self.not_found(&name)));
         };
         let mut child = inherit.clone();
         child.vars = mapping_file(&dir, "defaults")?;
@@ -179,10 +155,30 @@ impl RoleLoader {
             .map(|e| dir.join("tasks").join(format!("{tasks_from}.{e}")))
             .find(|p| p.is_file())
             .ok_or_else(|| {
+                let mut files: Vec<String> = std::fs::read_dir(dir.join("tasks"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter_map(|e| {
+                        e.path()
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                    })
+                    .collect();
+                files.sort();
+                let names: Vec<&str> = files.iter().map(String::as_str).collect();
                 err(
                     doc,
                     path,
-                    format!("role {name:?} has no tasks/{tasks_from}.yml"),
+                    format!(
+                        "role {name:?} has no tasks/{tasks_from}.yml{}; its task files: {}",
+                        suggest(&tasks_from, &names),
+                        if names.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
                 )
             })?;
         let sub = yaml::load_file(&file)?;
@@ -191,6 +187,32 @@ impl RoleLoader {
             dir,
         });
         parse_tasks(&sub, "", &sub.value, &origin, &child, self, templates)
+    }
+
+    /// "role X not found (did you mean Y?) in FOLDERS; roles available: ..."
+    fn not_found(&self, name: &str) -> String {
+        let available = self.available();
+        let names: Vec<&str> = available.iter().map(String::as_str).collect();
+        let mut folders: Vec<String> = vec![];
+        for p in &self.search {
+            let shown = std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string();
+            if !folders.contains(&shown) {
+                folders.push(shown);
+            }
+        }
+        format!(
+            "role {name:?} not found{}; looked in: {}; roles available: {}",
+            suggest(name, &names),
+            folders.join(", "),
+            if names.is_empty() {
+                "(none)".into()
+            } else {
+                names.join(", ")
+            }
+        )
     }
 
     fn available(&self) -> Vec<String> {

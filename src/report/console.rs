@@ -53,11 +53,11 @@ impl Console {
             Some(d) => format!("[{} -> {d}]", r.host),
             None => format!("[{}]", r.host),
         };
-        let item = r
-            .item
-            .as_ref()
-            .map(|i| format!(" => (item={i})"))
-            .unwrap_or_default();
+        // Ansible's shape: `fatal: [h]: UNREACHABLE!` has no item; others show it.
+        let item = match (&r.item, r.status) {
+            (Some(i), s) if s != Status::Unreachable => format!(" => (item={i})"),
+            _ => String::new(),
+        };
         let (word, paint): (&str, fn(String) -> console::StyledObject<String>) =
             match (r.status, r.ignored) {
                 (Status::Ok, _) => ("ok", |s| style(s).green()),

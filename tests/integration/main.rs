@@ -3,6 +3,7 @@
 
 mod support;
 
+mod bad_input;
 mod converge;
 mod core_modules;
 mod pki_etcd;

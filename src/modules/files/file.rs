@@ -683,7 +683,7 @@ impl Module for File {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testutil::{
+    use crate::modules::testutil::table::{
         build, build_err, changes, done, more, out, out_rc, plan_err, probe, steps,
     };
     use serde_json::json;
@@ -764,7 +764,18 @@ mod tests {
         assert!(done(&m, &[out(DIR_755), out("/srv\n")]).is_empty());
         let p = done(&m, &[out(DIR_700), out("/srv\n")]);
         assert_eq!(changes(&p), ["/srv mode: 0700 -> 0755"]);
-        assert_eq!(steps(&p), ["chmod 00755 -- /srv"]);
+        assert_eq!(steps(&p), ["chmod 0755 -- /srv"]);
+    }
+
+    #[test]
+    fn setgid_directory_converges() {
+        let m = file(json!({"path": "/srv", "state": "directory", "mode": "0755"}));
+        let p = done(&m, &[out("directory|2755|root|root|4096\n"), out("/srv\n")]);
+        assert_eq!(
+            steps(&p),
+            ["chmod 00755 -- /srv"],
+            "four digits would keep the setgid bit"
+        );
     }
 
     #[test]
@@ -850,7 +861,7 @@ mod tests {
     fn file_state_only_changes_an_existing_file() {
         let m = file(json!({"path": "/etc/motd", "mode": "0600"}));
         let p = done(&m, &[out(FILE_644), out("/etc/motd\n")]);
-        assert_eq!(steps(&p), ["chmod 00600 -- /etc/motd"]);
+        assert_eq!(steps(&p), ["chmod 0600 -- /etc/motd"]);
         let m = file(json!({"path": "/etc/motd", "state": "file"}));
         assert_eq!(
             plan_err(&m, &[out(ABSENT), out_rc(1, "", "")]),
@@ -878,7 +889,7 @@ mod tests {
         let first = [out(LINK_HOSTS), out("/etc/hosts\n")];
         assert_eq!(more(&m, &first), ["p=/etc/hosts; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo absent; exit 0; fi; stat -c '%F|%a|%U|%G|%s' -- \"$p\" || exit 1; if [ -L \"$p\" ]; then readlink -- \"$p\"; elif [ -f \"$p\" ]; then sha256sum < \"$p\" || :; fi"]);
         let p = done(&m, &[out(LINK_HOSTS), out("/etc/hosts\n"), out(FILE_644)]);
-        assert_eq!(steps(&p), ["chmod 00600 -- /etc/hosts"]);
+        assert_eq!(steps(&p), ["chmod 0600 -- /etc/hosts"]);
     }
 
     #[test]

@@ -566,7 +566,7 @@ impl Module for LineInFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testutil::{
+    use crate::modules::testutil::table::{
         build, build_err, changes, done, more, out, out_rc, plan_err, steps,
     };
     use serde_json::json;
@@ -921,7 +921,7 @@ mod tests {
             &[out(SUMMARY_A), out("a\n"), out("/etc/app/summary.txt\n")],
         );
         assert_eq!(changes(&p), ["/etc/app/summary.txt mode: 0644 -> 0600"]);
-        assert_eq!(steps(&p), ["chmod 00600 -- /etc/app/summary.txt"]);
+        assert_eq!(steps(&p), ["chmod 0600 -- /etc/app/summary.txt"]);
         assert_eq!(
             p.data["msg"],
             "ownership, perms or SE linux context changed"

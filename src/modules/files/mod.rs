@@ -136,9 +136,22 @@ pub fn attr_steps(path: &str, attrs: &Attrs, changes: &[Change]) -> Vec<Step> {
     let wants = |what: &str| changes.iter().any(|c| c.what == what);
     if wants("mode") {
         if let Some(m) = attrs.mode {
-            // Five digits: GNU chmod keeps a directory's setgid bit on `0755` and
-            // only clears it on `00755`, so four would never converge.
-            steps.push(Step::exec(Cmd::new("chmod").arg(format!("{:05o}", m.0)).arg("--").arg(path)));
+            // GNU chmod keeps a directory's setuid/setgid bits on `0755` and only
+            // clears them on `00755`: five digits when such a bit must go, or it
+            // would never converge.
+            let before = changes
+                .iter()
+                .find(|c| c.what == "mode")
+                .and_then(|c| c.before.as_deref())
+                .and_then(|b| u32::from_str_radix(b, 8).ok())
+                .unwrap_or(0);
+            let digits = if before & !m.0 & 0o6000 != 0 { 5 } else { 4 };
+            steps.push(Step::exec(
+                Cmd::new("chmod")
+                    .arg(format!("{:0digits$o}", m.0))
+                    .arg("--")
+                    .arg(path),
+            ));
         }
     }
     let owner = if wants("owner") {

@@ -203,7 +203,7 @@ pub fn parse(path: &str, out: &Output) -> ModResult<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testutil::{build, build_err, done, out, out_rc, plan_err, probe};
+    use crate::modules::testutil::table::{build, build_err, done, out, out_rc, plan_err, probe};
     use serde_json::json;
 
     fn stat(args: Value) -> Stat {

@@ -665,7 +665,9 @@ impl Module for Uri {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testutil::{build, build_err, done, out, out_rc, plan_err, probe, steps};
+    use crate::modules::testutil::table::{
+        build, build_err, done, out, out_rc, plan_err, probe, steps,
+    };
     use serde_json::json;
 
     fn uri(args: Value) -> Uri {
@@ -805,7 +807,7 @@ mod tests {
         let p = done(&m, &[out("yes\n")]);
         assert_eq!(p.data["msg"], "skipped, since /etc/done exists");
         assert!(
-            matches!(crate::modules::testutil::plan(&m, false, &[out("no\n")]), Ok(Planned::More(c)) if c.len() == 1)
+            matches!(crate::modules::testutil::table::plan(&m, false, &[out("no\n")]), Ok(Planned::More(c)) if c.len() == 1)
         );
         let p = done(&m, &[out("no\n"), protocol("curl", 0, JSON_OK, "{}")]);
         assert_eq!(p.data["status"], 200);

@@ -301,7 +301,7 @@ impl Module for WaitFor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testutil::{build, build_err, done, out, out_rc, plan_err, probe};
+    use crate::modules::testutil::table::{build, build_err, done, out, out_rc, plan_err, probe};
     use serde_json::json;
 
     fn wf(args: Value) -> WaitFor {

@@ -35,7 +35,7 @@ pub struct X509Cert {
     pub organization: Vec<String>,
     #[serde(default, deserialize_with = "string_list")]
     pub dns_names: Vec<String>,
-    #[serde(default, deserialize_with = "string_list")]
+    #[serde(default, deserialize_with = "ip_list")]
     pub ip_addresses: Vec<String>,
     /// community.crypto's form: `DNS:name`, `IP:address`.
     #[serde(default, deserialize_with = "string_list")]
@@ -177,6 +177,20 @@ impl Module for X509Cert {
     }
 }
 
+/// IP SANs are checked when the arguments are read, so `10.0.0.300` stops the run
+/// before any host is contacted; templated entries are checked once rendered.
+fn ip_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = string_list(d)?;
+    for ip in &list {
+        if !ip.contains("{{") && ip.trim().parse::<std::net::IpAddr>().is_err() {
+            return Err(serde::de::Error::custom(format!(
+                "ip_addresses: {ip:?} is not an IPv4 or IPv6 address"
+            )));
+        }
+    }
+    Ok(list)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,7 +277,7 @@ mod tests {
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.changes[0].what, "mode");
         assert!(
-            matches!(&plan.steps[..], [Step::Exec { cmd, .. }] if cmd.to_string_lossy() == "chmod 00644 -- /etc/kubernetes/pki/etcd/server.crt")
+            matches!(&plan.steps[..], [Step::Exec { cmd, .. }] if cmd.to_string_lossy() == "chmod 0644 -- /etc/kubernetes/pki/etcd/server.crt")
         );
     }
 

@@ -362,7 +362,7 @@ impl Module for Systemd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testutil::{
+    use crate::modules::testutil::table::{
         build, build_err, changes, done, out, out_rc, plan_err, probe, steps,
     };
     use serde_json::json;

@@ -1,7 +1,8 @@
+//! Table-test helpers that drive a module through probe and plan with no controller.
 //! Helpers for module table tests: a `Ctx` with no host and no controller, recorded
 //! outputs, and a plan's steps as text to compare against.
 
-use super::{Controller, Ctx, ModResult, Module, ModuleError, Plan, Planned, Step, Vars};
+use crate::modules::{Controller, Ctx, ModResult, Module, ModuleError, Plan, Planned, Step, Vars};
 use crate::transport::{Cmd, Output};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
