@@ -74,7 +74,7 @@ pub fn many(quoted: &[&[u8]]) -> Cmd {
         list.extend_from_slice(q);
     }
     let mut s = Vec::new();
-    let mut set = |s: &mut Vec<u8>| {
+    let set = |s: &mut Vec<u8>| {
         s.extend_from_slice(b"set --");
         s.extend_from_slice(&list);
         s.extend_from_slice(b"\n");
