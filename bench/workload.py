@@ -10,8 +10,8 @@ DIRS = ["etc", "etc/app", "etc/app/conf.d", "var/lib/app"]
 TEMPLATES = [f"etc/app/conf.d/t{n:02d}.conf" for n in range(12)]
 FILES = [f"etc/app/f{n}.txt" for n in range(4)]
 
-# No block tags: pyinfra renders without trim_blocks, Ansible with it; plain
-# expressions give the same bytes in both.
+# pyinfra is given trim_blocks (Ansible renders with it) and no block tags are used, so
+# every tool writes the same bytes.
 TEMPLATE = """# generated for {{ bench_name }}
 name = {{ bench_name }}
 index = {{ n }}
@@ -66,8 +66,9 @@ root = host.data.root
 for d in {DIRS!r}:
     files.directory(name="dir " + d, path=root + "/" + d, mode="755")
 for n, t in enumerate({TEMPLATES!r}):
+    # Ansible renders with trim_blocks; so does this, for the same bytes.
     files.template(name="template " + t, src="templates/bench.conf.j2", dest=root + "/" + t,
-                   mode="644", n=n, bench_name=host.name)
+                   mode="644", jinja_env_kwargs={{"trim_blocks": True}}, n=n, bench_name=host.name)
 for n, f in enumerate({FILES!r}):
     files.put(name="copy " + f, src="files/f%d.txt" % n, dest=root + "/" + f, mode="644")
 '''

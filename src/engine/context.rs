@@ -66,13 +66,28 @@ impl Layers<'_> {
     }
 }
 
+/// What every template context of a play shares, built once per play: `hostvars`,
+/// `groups` and `ansible_play_hosts_all`. Kept out of the per-task variables because
+/// they grow with the number of hosts, and a context is built for every task on
+/// every host: copying them there made a run quadratic in hosts.
+#[derive(Clone)]
+pub struct Shared {
+    pub hostvars: JValue,
+    pub groups: JValue,
+    pub play_hosts: JValue,
+}
+
 /// The template context: merged variables plus the shared magic objects.
-pub fn to_context(vars: &Vars, hostvars: &JValue, groups: &JValue) -> JValue {
-    minijinja::context! {
-        hostvars => hostvars.clone(),
-        groups => groups.clone(),
-        ..JValue::from_serialize(vars)
-    }
+pub fn to_context(vars: &Vars, shared: &Shared) -> JValue {
+    // Later maps win, as in `context!`: the shared objects over the variables.
+    minijinja::value::merge_maps([
+        minijinja::context! { ansible_play_hosts_all => shared.play_hosts.clone() },
+        JValue::from_serialize(vars),
+        minijinja::context! {
+            hostvars => shared.hostvars.clone(),
+            groups => shared.groups.clone(),
+        },
+    ])
 }
 
 fn has_template(v: &serde_json::Value) -> bool {
@@ -88,32 +103,29 @@ fn has_template(v: &serde_json::Value) -> bool {
 /// rendered before use, as Ansible does lazily; a few passes settle chains of them.
 /// A value that cannot be rendered yet (it needs `item`, or a result not registered
 /// yet) stays as written and is rendered, or reported, where it is used.
-pub fn resolve(
-    vars: &Vars,
-    templates: &crate::template::Templates,
-    hostvars: &JValue,
-    groups: &JValue,
-) -> Vars {
-    let pending: Vec<String> = vars
+///
+/// Returns the template context with those values rendered. The variables are
+/// serialized for it once: rendered values are laid over that context rather than
+/// serialized again with everything else.
+pub fn resolve(vars: &Vars, templates: &crate::template::Templates, shared: &Shared) -> JValue {
+    let base = to_context(vars, shared);
+    let mut pending: Vec<&String> = vars
         .iter()
         .filter(|(_, v)| has_template(v))
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| k)
         .collect();
     if pending.is_empty() {
-        return vars.clone();
+        return base;
     }
-    let mut out = vars.clone();
+    let mut rendered = Vars::new();
+    let mut ctx = base.clone();
     for _ in 0..4 {
-        let ctx = to_context(&out, hostvars, groups);
         let mut changed = false;
         for k in &pending {
-            let raw = &out[k];
-            if !has_template(raw) {
-                continue;
-            }
+            let raw = rendered.get(*k).unwrap_or(&vars[*k]);
             if let Ok(v) = templates.render_value(raw, &ctx) {
                 if &v != raw {
-                    out.insert(k.clone(), v);
+                    rendered.insert((*k).clone(), v);
                     changed = true;
                 }
             }
@@ -121,6 +133,12 @@ pub fn resolve(
         if !changed {
             break;
         }
+        ctx = minijinja::value::merge_maps([base.clone(), JValue::from_serialize(&rendered)]);
+        // Values rendered to plain data are settled; only templates left need a pass.
+        pending.retain(|k| rendered.get(*k).is_none_or(has_template));
+        if pending.is_empty() {
+            break;
+        }
     }
-    out
+    ctx
 }

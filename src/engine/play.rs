@@ -1,7 +1,7 @@
 //! Plays: host selection, serial batches with a failure budget, the linear task loop
 //! across hosts, run_once, and handlers.
 
-use super::context::{HostVars, Published};
+use super::context::{HostVars, Published, Shared};
 use super::task::{End, HostRun};
 use super::{Pool, RunOptions, Summary};
 use crate::inventory::{self, Inventory};
@@ -23,8 +23,8 @@ pub struct PlayRt<'a> {
     pub reporter: &'a dyn Reporter,
     pub pool: &'a Pool,
     pub published: Published,
-    pub hostvars: minijinja::Value,
-    pub groups: minijinja::Value,
+    /// hostvars, groups, ansible_play_hosts_all: in every context, built once.
+    pub shared: Shared,
     pub magic: Vars,
     pub playbook_dir: PathBuf,
     /// Probe answers per connection target, valid until something changes there.
@@ -72,7 +72,6 @@ pub async fn run_playbook(
             "playbook_dir".into(),
             playbook_dir.display().to_string().into(),
         );
-        magic.insert("ansible_play_hosts_all".into(), hosts.clone().into());
         magic.insert("omit".into(), crate::template::OMIT.into());
         let rt = PlayRt {
             play,
@@ -82,8 +81,11 @@ pub async fn run_playbook(
             reporter,
             pool,
             published: published.clone(),
-            hostvars: hostvars.clone(),
-            groups: groups.clone(),
+            shared: Shared {
+                hostvars: hostvars.clone(),
+                groups: groups.clone(),
+                play_hosts: minijinja::Value::from_serialize(&hosts),
+            },
             magic,
             playbook_dir: playbook_dir.clone(),
             probe_cache: Mutex::new(HashMap::new()),

@@ -4,7 +4,7 @@
 use super::apply::{run_steps, StepFailure};
 use super::batch;
 use super::conn::{endpoint, Endpoint};
-use super::context::{resolve, to_context, Layers};
+use super::context::{resolve, Layers};
 use super::controller::TaskController;
 use super::play::PlayRt;
 use crate::modules::args::{to_bool, truthy};
@@ -118,11 +118,7 @@ impl PlayRt<'_> {
 
     /// The template context for these variables, templated values rendered first.
     pub fn ctx(&self, vars: &Vars) -> minijinja::Value {
-        to_context(
-            &resolve(vars, self.templates, &self.hostvars, &self.groups),
-            &self.hostvars,
-            &self.groups,
-        )
+        resolve(vars, self.templates, &self.shared)
     }
 
     fn eval(&self, expr: &str, ctx: &minijinja::Value) -> Result<bool, String> {
@@ -241,7 +237,9 @@ impl PlayRt<'_> {
                 }
                 Ok(true) => {}
             }
-            let o = self.run_with_retries(hs, task, def, args, &vars).await;
+            let o = self
+                .run_with_retries(hs, task, def, args, &vars, &ctx)
+                .await;
             return self.finish_single(hs, task, o, None);
         };
         // A loop: one result per item, registered together under `results`.
@@ -265,7 +263,10 @@ impl PlayRt<'_> {
                     continue;
                 }
                 Err(msg) => Outcome::failed(format!("{}: {msg}", task.loc)),
-                Ok(true) => self.run_with_retries(hs, task, def, args, &vars).await,
+                Ok(true) => {
+                    self.run_with_retries(hs, task, def, args, &vars, &ictx)
+                        .await
+                }
             };
             all_skipped = false;
             any_changed |= o.status == Status::Changed;
@@ -473,6 +474,7 @@ impl PlayRt<'_> {
         def: &'static ModuleDef,
         args: &Value,
         vars: &Vars,
+        ctx: &minijinja::Value,
     ) -> Outcome {
         let attempts = task
             .until
@@ -481,7 +483,7 @@ impl PlayRt<'_> {
             .unwrap_or(1);
         let mut attempt = 1;
         loop {
-            let mut o = self.run_module(&hs.name, task, def, args, vars).await;
+            let mut o = self.run_module(&hs.name, task, def, args, vars, ctx).await;
             let Some(until) = &task.until else { return o };
             if o.status == Status::Unreachable {
                 return o;
@@ -521,6 +523,7 @@ impl PlayRt<'_> {
         &self,
         host: &str,
         task: &Task,
+        vars: &Vars,
         ctx: &minijinja::Value,
     ) -> Result<(String, Endpoint), String> {
         let name = match &task.delegate_to {
@@ -532,7 +535,7 @@ impl PlayRt<'_> {
         };
         if let Some(h) = self.inv.hosts.get(&name) {
             let hvars = if name == host {
-                self.task_vars(host, task)
+                vars.clone()
             } else {
                 self.inv.hosts[&name].vars.clone()
             };
@@ -563,9 +566,9 @@ impl PlayRt<'_> {
         def: &'static ModuleDef,
         raw_args: &Value,
         vars: &Vars,
+        ctx: &minijinja::Value,
     ) -> Outcome {
-        let ctx = self.ctx(vars);
-        let args = match self.templates.render_value(raw_args, &ctx) {
+        let args = match self.templates.render_value(raw_args, ctx) {
             Ok(a) => strip_omit(a),
             Err(e) => return Outcome::failed(format!("{}: {e}", task.loc)),
         };
@@ -580,13 +583,13 @@ impl PlayRt<'_> {
                 ))
             }
         };
-        let (target, ep) = match self.target(host, task, &ctx) {
+        let (target, ep) = match self.target(host, task, vars, ctx) {
             Ok(t) => t,
             Err(msg) => return Outcome::failed(format!("{}: {msg}", task.loc)),
         };
         let delegated_to = task.delegate_to.as_ref().map(|_| target.clone());
         let mut o = self
-            .probe_plan_apply(host, task, module.as_ref(), vars, &ctx, &target, &ep)
+            .probe_plan_apply(host, task, module.as_ref(), vars, ctx, &target, &ep)
             .await;
         o.delegated_to = delegated_to;
         if matches!(o.status, Status::Unreachable) {
@@ -916,10 +919,13 @@ impl PlayRt<'_> {
                 };
                 let become_ = self.become_for(task, &vars);
                 for item in items {
-                    if let Some(i) = item {
-                        vars.insert(task.loop_var.clone(), i);
-                    }
-                    let ictx = self.ctx(&vars);
+                    let ictx = match item {
+                        Some(i) => {
+                            vars.insert(task.loop_var.clone(), i);
+                            self.ctx(&vars)
+                        }
+                        None => ctx.clone(),
+                    };
                     let Ok(a) = self.templates.render_value(args, &ictx) else {
                         continue;
                     };
@@ -968,7 +974,8 @@ impl PlayRt<'_> {
         if cmds.is_empty() {
             return Ok(());
         }
-        let ctx = self.ctx(&self.task_vars(host, first));
+        let vars = self.task_vars(host, first);
+        let ctx = self.ctx(&vars);
         let (target, ep) = self
             .target(
                 host,
@@ -976,6 +983,7 @@ impl PlayRt<'_> {
                     delegate_to: None,
                     ..clone_shallow(first)
                 }),
+                &vars,
                 &ctx,
             )
             .map_err(Outcome::failed)?;
@@ -1067,6 +1075,24 @@ pub async fn run_batch(
     if cmds.len() == 1 {
         return Ok(vec![conn.exec(&cmds[0], None, timeout).await?]);
     }
-    let out = conn.exec(&batch::script(cmds), None, timeout).await?;
-    batch::parse(cmds.len(), &out).map_err(TransportError::Lost)
+    let plan = batch::Batch::new(cmds);
+    let out = conn.exec(plan.script(), None, timeout).await?;
+    let outs = plan.parse(&out).map_err(TransportError::Lost)?;
+    // File probes the combined section could not answer run again on their own.
+    let redo: Vec<usize> = (0..cmds.len()).filter(|i| outs[*i].is_none()).collect();
+    let mut again = vec![];
+    if !redo.is_empty() {
+        let cmds: Vec<Cmd> = redo.iter().map(|i| cmds[*i].clone()).collect();
+        again = if cmds.len() == 1 {
+            vec![conn.exec(&cmds[0], None, timeout).await?]
+        } else {
+            let out = conn.exec(&batch::script(&cmds), None, timeout).await?;
+            batch::parse(cmds.len(), &out).map_err(TransportError::Lost)?
+        };
+    }
+    let mut again = again.into_iter();
+    Ok(outs
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| again.next().expect("one output per command run again")))
+        .collect())
 }

@@ -34,14 +34,123 @@ impl FileState {
 /// Largest file whose old content is fetched for a diff.
 pub const DIFF_MAX_BYTES: u64 = 1 << 20;
 
+const PROBE: &str = "p={}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo absent; exit 0; fi; \
+     stat -c '%F|%a|%U|%G|%s' -- \"$p\" || exit 1; \
+     if [ -L \"$p\" ]; then readlink -- \"$p\"; \
+     elif [ -f \"$p\" ]; then sha256sum < \"$p\" || :; fi";
+
 pub fn probe(path: &str) -> Cmd {
-    Cmd::script(
-        "p={}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo absent; exit 0; fi; \
-         stat -c '%F|%a|%U|%G|%s' -- \"$p\" || exit 1; \
-         if [ -L \"$p\" ]; then readlink -- \"$p\"; \
-         elif [ -f \"$p\" ]; then sha256sum < \"$p\" | cut -d' ' -f1; fi",
-        &[&path],
-    )
+    Cmd::script(PROBE, &[&path])
+}
+
+/// The path of a [`probe`] command, still quoted as the shell reads it, so a batch
+/// can answer many probes with a few processes ([`many`]). None for anything else
+/// (a probe wrapped for `become` included).
+pub fn quoted_path(cmd: &Cmd) -> Option<&[u8]> {
+    let (pre, post) = PROBE.split_once("{}")?;
+    let b = cmd.as_bytes();
+    let word = b
+        .strip_prefix(pre.as_bytes())?
+        .strip_suffix(post.as_bytes())?;
+    // One word as `Cmd::script` quotes it: plain characters, or one '...' string.
+    let plain = !word.is_empty()
+        && word
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(c));
+    let quoted = word.len() >= 2 && word[0] == b'\'' && word[word.len() - 1] == b'\'';
+    (plain || quoted).then_some(word)
+}
+
+/// One script answering the probes of many paths (given quoted, as from
+/// [`quoted_path`]) with a handful of processes: one `stat` for every path that
+/// exists, one `sha256sum` for every regular file, `readlink` per symlink. It prints
+/// one kind letter per path (a: absent, l: link, f: regular file, o: other), then
+/// the stat lines, the sums and the link targets; [`many_outputs`] turns that back
+/// into what [`probe`] prints for each path.
+pub fn many(quoted: &[&[u8]]) -> Cmd {
+    let mut list = Vec::new();
+    for q in quoted {
+        list.push(b' ');
+        list.extend_from_slice(q);
+    }
+    let mut s = Vec::new();
+    let set = |s: &mut Vec<u8>| {
+        s.extend_from_slice(b"set --");
+        s.extend_from_slice(&list);
+        s.extend_from_slice(b"\n");
+    };
+    set(&mut s);
+    s.extend_from_slice(
+        b"k=; for p do if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then k=${k}a; \
+          elif [ -L \"$p\" ]; then k=${k}l; elif [ -f \"$p\" ]; then k=${k}f; else k=${k}o; fi; done; \
+          echo \"k=$k\"\n",
+    );
+    set(&mut s);
+    s.extend_from_slice(
+        b"n=$#; for p do if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; shift $n; \
+          [ $# -eq 0 ] || stat -c '%F|%a|%U|%G|%s' -- \"$@\" || exit 1\n",
+    );
+    set(&mut s);
+    s.extend_from_slice(
+        b"n=$#; for p do if [ ! -L \"$p\" ] && [ -f \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; shift $n; \
+          [ $# -eq 0 ] || sha256sum -- \"$@\" || exit 1\n",
+    );
+    set(&mut s);
+    s.extend_from_slice(
+        b"for p do if [ -L \"$p\" ]; then readlink -- \"$p\" || exit 1; fi; done\n",
+    );
+    Cmd::from_bytes(s)
+}
+
+/// Each path's output as [`probe`] would print it, from the output of [`many`];
+/// None when it does not add up (an error, or a path that changed meanwhile): the
+/// caller then runs the probes one by one, which report such cases exactly.
+pub fn many_outputs(n: usize, out: &Output) -> Option<Vec<Output>> {
+    if !out.success() || !out.stderr.is_empty() {
+        return None;
+    }
+    let text = std::str::from_utf8(&out.stdout).ok()?;
+    let mut lines = text.split_terminator('\n');
+    let kinds = lines.next()?.strip_prefix("k=")?.as_bytes();
+    if kinds.len() != n {
+        return None;
+    }
+    let existing = kinds.iter().filter(|k| **k != b'a').count();
+    let stats: Vec<&str> = lines.by_ref().take(existing).collect();
+    let files = kinds.iter().filter(|k| **k == b'f').count();
+    let sums: Vec<&str> = lines.by_ref().take(files).collect();
+    let targets: Vec<&str> = lines.collect();
+    let links = kinds.iter().filter(|k| **k == b'l').count();
+    if stats.len() != existing || sums.len() != files || targets.len() != links {
+        return None;
+    }
+    let (mut st, mut su, mut ta) = (stats.iter(), sums.iter(), targets.iter());
+    let mut outs = Vec::with_capacity(n);
+    for k in kinds {
+        let text = match k {
+            b'a' => "absent\n".to_string(),
+            b'f' => {
+                let stat = st.next()?;
+                if !stat.starts_with("regular") {
+                    return None;
+                }
+                // A name sha256sum had to escape starts its line with '\\'.
+                let sum = su.next()?.trim_start_matches('\\');
+                let hex = sum
+                    .get(..64)
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))?;
+                format!("{stat}\n{hex}  -\n")
+            }
+            b'l' => format!("{}\n{}\n", st.next()?, ta.next()?),
+            _ => format!("{}\n", st.next()?),
+        };
+        outs.push(Output {
+            status: Some(0),
+            stdout: text.into_bytes(),
+            stderr: vec![],
+        });
+    }
+    Some(outs)
 }
 
 pub fn parse(path: &str, out: &Output) -> ModResult<FileState> {
@@ -81,7 +190,11 @@ pub fn parse(path: &str, out: &Output) -> ModResult<FileState> {
         .map_err(|_| ModuleError::new(format!("unexpected mode for {path}: {}", fields[1])))?;
     let second = lines.next().map(str::to_string);
     let (sha256, link_target) = match kind {
-        Kind::File => (second, None),
+        // `sha256sum < file` prints "HEX  -"; leaving the cut to us spares a process.
+        Kind::File => (
+            second.and_then(|l| l.split_whitespace().next().map(str::to_string)),
+            None,
+        ),
         Kind::Link => (None, second),
         _ => (None, None),
     };
@@ -128,7 +241,7 @@ mod tests {
 
     #[test]
     fn parses_regular_file() {
-        let st = parse("/f", &out("regular file|644|root|root|12\nabc123\n")).unwrap();
+        let st = parse("/f", &out("regular file|644|root|root|12\nabc123  -\n")).unwrap();
         assert_eq!(st.kind, Kind::File);
         assert_eq!(st.mode, 0o644);
         assert_eq!(st.sha256.as_deref(), Some("abc123"));

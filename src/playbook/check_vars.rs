@@ -247,21 +247,43 @@ fn required(names: BTreeSet<String>, source: &str) -> BTreeSet<String> {
     names
         .into_iter()
         .filter(|n| {
-            let name = regex::escape(n);
-            let optional = regex::Regex::new(&format!(
-                r"(?:^|[^.\w]){name}(?:\.\w+|\[[^\]]*\])*\s*(?:\|\s*(?:default|d)\b|is\s+(?:not\s+)?(?:defined|undefined)\b)"
-            ))
-            .expect("escaped name");
-            let called = regex::Regex::new(&format!(r"(?:^|[^.\w]){name}\s*\(")).expect("escaped name");
+            let (optional, called, _) = &*name_patterns(n);
             !optional.is_match(source) && !called.is_match(source)
         })
         .collect()
 }
 
+type NamePatterns = (regex::Regex, regex::Regex, regex::Regex);
+
+/// The patterns `required` and `line_of` look for around a name, compiled once per
+/// name: compiling them for every string of every task took most of the load time
+/// of a 200-task playbook (1.5 s of CPU).
+fn name_patterns(n: &str) -> std::sync::Arc<NamePatterns> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<NamePatterns>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(p) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(n) {
+        return p.clone();
+    }
+    let name = regex::escape(n);
+    let optional = regex::Regex::new(&format!(
+        r"(?:^|[^.\w]){name}(?:\.\w+|\[[^\]]*\])*\s*(?:\|\s*(?:default|d)\b|is\s+(?:not\s+)?(?:defined|undefined)\b)"
+    ))
+    .expect("escaped name");
+    let called = regex::Regex::new(&format!(r"(?:^|[^.\w]){name}\s*\(")).expect("escaped name");
+    let mention = regex::Regex::new(&format!(r"(?:^|[^.\w]){name}\b")).expect("escaped name");
+    let p = Arc::new((optional, called, mention));
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(n.to_string(), p.clone());
+    p
+}
+
 /// The first line of a template file that mentions `name`.
 fn line_of(text: &str, name: &str) -> usize {
-    let re = regex::Regex::new(&format!(r"(?:^|[^.\w]){}\b", regex::escape(name)))
-        .expect("escaped name");
+    let re = &name_patterns(name).2;
     text.lines()
         .position(|l| re.is_match(l))
         .map_or(1, |i| i + 1)
