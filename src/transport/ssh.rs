@@ -29,6 +29,17 @@ pub const DEFAULT_MAX_CHANNELS: usize = 8;
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEPALIVE_MAX: usize = 3;
 
+/// Handshakes in flight at once, across all hosts. Each costs the controller and the
+/// host a key exchange; hundreds at once on a small controller all finish late, past
+/// the connect timeout, while a bounded queue finishes them steadily and lets the
+/// first hosts start work. The timeout counts from when a handshake gets its turn.
+const MAX_HANDSHAKES: usize = 48;
+
+fn handshake_slots() -> &'static Semaphore {
+    static SLOTS: std::sync::OnceLock<Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| Semaphore::new(MAX_HANDSHAKES))
+}
+
 /// Cheap to clone: clones share the one connection (and its channel limit).
 #[derive(Clone)]
 pub struct SshConnection(Arc<Shared>);
@@ -65,6 +76,8 @@ impl SshConnection {
             })?;
         let config = Arc::new(client_config(&recorded));
 
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _turn = handshake_slots().acquire().await.ok();
         let stream = tokio::time::timeout(
             target.connect_timeout,
             TcpStream::connect((target.host.as_str(), target.port)),
