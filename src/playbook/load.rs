@@ -350,6 +350,11 @@ fn load_play(
     tasks.extend(section("post_tasks", roles)?);
     tasks.push(flush(doc, path, &origin));
     check_notify(&tasks, &handlers, &roles.notify_at)?;
+    let defaults = {
+        let mut all = std::mem::take(&mut roles.imported_defaults);
+        all.extend(defaults);
+        all
+    };
     let serial = parse_serial(doc, &format!("{path}/serial"), m.get("serial"))?;
     let max_fail_percentage = match m.get("max_fail_percentage") {
         None => None,
@@ -448,6 +453,7 @@ pub fn bare_task(name: String, kind: TaskKind, origin: Arc<Origin>, loc: String)
         when: vec![],
         loop_items: None,
         loop_var: "item".into(),
+        loop_label: None,
         register: None,
         notify: vec![],
         listen: vec![],
@@ -728,6 +734,29 @@ fn parse_task(
         }
         None => "item".into(),
     };
+    let loop_label = match m.get("loop_control") {
+        Some(Value::Object(lc)) => match lc.get("label") {
+            None => None,
+            Some(v) => {
+                let text = value_str(v).ok_or_else(|| {
+                    err(
+                        doc,
+                        &at("loop_control/label"),
+                        "loop_control.label takes a string (a template shown for each item)",
+                    )
+                })?;
+                templates.check_syntax(&text).map_err(|e| {
+                    err(
+                        doc,
+                        &at("loop_control/label"),
+                        format!("loop_control.label: template error: {}", e.message),
+                    )
+                })?;
+                Some(text)
+            }
+        },
+        _ => None,
+    };
     let opt_conditions = |k: &str| -> Result<Option<Vec<String>>, LoadError> {
         match m.get(k) {
             None => Ok(None),
@@ -761,6 +790,7 @@ fn parse_task(
         when,
         loop_items,
         loop_var,
+        loop_label,
         register: m.get("register").and_then(value_str),
         notify: string_list(doc, &at("notify"), m.get("notify"))?,
         listen: string_list(doc, &at("listen"), m.get("listen"))?,

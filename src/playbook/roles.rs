@@ -24,6 +24,9 @@ pub(super) struct RoleLoader {
     pub playbook_dir: PathBuf,
     /// (task location, handler name) -> where that `notify` entry is written.
     pub notify_at: std::collections::HashMap<(String, String), String>,
+    /// Defaults of roles imported as tasks (import_role): they join the play's
+    /// defaults, the lowest precedence, so play and inventory vars still win.
+    pub imported_defaults: Vars,
 }
 
 pub(super) struct LoadedRole {
@@ -41,6 +44,7 @@ impl RoleLoader {
             including: vec![],
             playbook_dir: playbook_dir.to_path_buf(),
             notify_at: Default::default(),
+            imported_defaults: Vars::new(),
         }
     }
 
@@ -142,7 +146,7 @@ impl RoleLoader {
     }
 
     /// `import_role` / `include_role` as a task: the role's tasks (or `tasks_from`)
-    /// in place, with its defaults and vars under the caller's `vars`. Loaded
+    /// in place, its defaults with the play's, its vars under the caller's `vars`. Loaded
     /// statically, like import_role.
     pub fn import_role(
         &mut self,
@@ -172,8 +176,9 @@ impl RoleLoader {
             return Err(err(doc, path, self.not_found(&name)));
         };
         let mut child = inherit.clone();
-        child.vars = mapping_file(&dir, "defaults")?;
-        child.vars.extend(mapping_file(&dir, "vars")?);
+        self.imported_defaults
+            .extend(mapping_file(&dir, "defaults")?);
+        child.vars = mapping_file(&dir, "vars")?;
         child.vars.extend(inherit.vars.clone());
         if let Some(Value::Object(v)) = task.get("vars") {
             child.vars.extend(v.clone());
