@@ -28,6 +28,9 @@ pub struct HostRun {
     pub changed_any: bool,
     /// A rescue section ran on this host (a rollback, for rollout summaries).
     pub rescued: bool,
+    /// The running task's name with its variables filled in, when it has any
+    /// ("wait for {{ guard_unit }}" shows as "wait for kubelet").
+    pub shown_name: Option<String>,
 }
 
 impl HostRun {
@@ -152,12 +155,12 @@ impl PlayRt<'_> {
             })
     }
 
-    fn emit(&self, host: &str, task: &Task, o: &Outcome, item: Option<String>, ignored: bool) {
+    fn emit(&self, hs: &HostRun, task: &Task, o: &Outcome, item: Option<String>, ignored: bool) {
         let hidden = task.no_log;
         self.reporter.event(&Event::Host(HostResult {
-            host: host.to_string(),
+            host: hs.name.clone(),
             play: self.play.name.clone(),
-            task: task.name.clone(),
+            task: hs.shown_name.clone().unwrap_or_else(|| task.name.clone()),
             module: task.module_name().to_string(),
             status: o.status,
             changes: if hidden {
@@ -210,6 +213,11 @@ impl PlayRt<'_> {
         };
         let mut vars = self.task_vars(&hs.name, task);
         let ctx = self.ctx(&vars);
+        hs.shown_name = task
+            .name
+            .contains("{{")
+            .then(|| self.templates.render_str(&task.name, &ctx).ok())
+            .flatten();
         let items = match &task.loop_items {
             None => None,
             Some(raw) => match self.loop_items(raw, &ctx) {
@@ -248,11 +256,15 @@ impl PlayRt<'_> {
             (false, false, true, false);
         for item in items {
             vars.insert(task.loop_var.clone(), item.clone());
-            let label = match &item {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
             let ictx = self.ctx(&vars);
+            let label = match (&task.loop_label, &item) {
+                (Some(t), _) => self
+                    .templates
+                    .render_str(t, &ictx)
+                    .unwrap_or_else(|e| format!("(label: {e})")),
+                (None, Value::String(s)) => s.clone(),
+                (None, other) => other.to_string(),
+            };
             let o = match self.eval_all(&task.when, &ictx) {
                 Ok(false) => {
                     let mut r = Vars::new();
@@ -273,7 +285,7 @@ impl PlayRt<'_> {
             any_failed |= o.status == Status::Failed;
             unreachable |= o.status == Status::Unreachable;
             self.emit(
-                &hs.name,
+                hs,
                 task,
                 &o,
                 Some(label),
@@ -366,7 +378,7 @@ impl PlayRt<'_> {
         item: Option<String>,
     ) -> End {
         self.emit(
-            &hs.name,
+            hs,
             task,
             &o,
             item,
@@ -445,17 +457,16 @@ impl PlayRt<'_> {
         }
         if end == End::Failed && !rescue.is_empty() {
             hs.rescued = true;
+            // As in Ansible: the block's failure is handed to rescue and no longer
+            // counts against the host; a failure inside rescue counts on its own.
+            hs.stats.rescued += 1;
+            hs.stats.failed = hs.stats.failed.saturating_sub(1);
             end = End::Ok;
             for t in rescue {
                 end = Box::pin(self.run_task(hs, t)).await;
                 if end != End::Ok {
                     break;
                 }
-            }
-            if end == End::Ok {
-                hs.stats.rescued += 1;
-                // The block's failure was handled: it no longer counts against the host.
-                hs.stats.failed = hs.stats.failed.saturating_sub(1);
             }
         }
         for t in always {
@@ -1007,6 +1018,7 @@ fn clone_shallow(t: &Task) -> Task {
         when: vec![],
         loop_items: None,
         loop_var: t.loop_var.clone(),
+        loop_label: None,
         register: None,
         notify: vec![],
         listen: vec![],

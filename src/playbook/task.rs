@@ -27,6 +27,8 @@ pub struct Task {
     pub when: Vec<String>,
     pub loop_items: Option<Value>,
     pub loop_var: String,
+    /// `loop_control.label`: a template shown for each item instead of the whole item.
+    pub loop_label: Option<String>,
     pub register: Option<String>,
     pub notify: Vec<String>,
     /// Handler topics this handler also answers to.

@@ -12,6 +12,9 @@ pub struct Console {
     color: bool,
     term: Term,
     progress: Mutex<Option<ProgressBar>>,
+    /// The task named by the last header: results of tasks inside a block (which
+    /// runs on each host in turn) get a header of their own when the name changes.
+    shown_task: Mutex<String>,
 }
 
 impl Console {
@@ -22,6 +25,7 @@ impl Console {
             verbose,
             color: console::colors_enabled(),
             progress: Mutex::new(None),
+            shown_task: Mutex::new(String::new()),
             term,
         }
     }
@@ -120,6 +124,7 @@ impl Reporter for Console {
                     pb.finish_and_clear();
                 }
                 self.header(if *handler { "RUNNING HANDLER" } else { "TASK" }, task);
+                *self.shown_task.lock().expect("task lock") = task.clone();
                 if self.term.is_term() {
                     let pb = ProgressBar::new_spinner();
                     pb.set_style(
@@ -131,7 +136,19 @@ impl Reporter for Console {
                     *self.progress.lock().expect("progress lock") = Some(pb);
                 }
             }
-            Event::Host(r) => self.host_line(r),
+            Event::Host(r) => {
+                let new_name = {
+                    let mut shown = self.shown_task.lock().expect("task lock");
+                    (*shown != r.task).then(|| {
+                        shown.clone_from(&r.task);
+                        r.task.clone()
+                    })
+                };
+                if let Some(name) = new_name {
+                    self.header("TASK", &name);
+                }
+                self.host_line(r)
+            }
             Event::Warning { msg } => self.line(&format!("[WARNING]: {msg}")),
             Event::Stopped {
                 play,
