@@ -102,12 +102,14 @@ fn serve_across_two_intervals(lab: &Lab, pb: &str) {
             &addr,
             "--interval",
             "5s",
+            // A third run keeps the server up well past the second one, so the poll
+            // below cannot miss it by racing the exit.
             "--max-runs",
-            "2",
+            "3",
         ])
         .current_dir(&lab.repo)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let get = |path: &str| -> Option<String> {

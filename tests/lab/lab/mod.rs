@@ -28,6 +28,15 @@ impl Ran {
             .collect()
     }
 
+    /// Names of the handlers that ran (a `task_start` event with `handler: true`).
+    pub fn handlers(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "task_start" && e["handler"] == true)
+            .filter_map(|e| e["task"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// (host, task) of every result with this status.
     pub fn with_status(&self, status: &str) -> Vec<(String, String)> {
         let mut v: Vec<_> = self
@@ -50,18 +59,28 @@ impl Ran {
 impl Lab {
     /// Blank VMs: per-VM disks recreated from the cached base image.
     pub fn up_fresh() -> Lab {
+        let lab = Lab::up(&["up", "--fresh"]);
+        // The pki role keeps the lab's CA beside the repository; start it afresh too.
+        let _ = std::fs::remove_dir_all(lab.repo.join(".pki/lab"));
+        lab
+    }
+
+    /// The VMs as they are (booted if they were not), with the CA they were given.
+    pub fn up_as_is() -> Lab {
+        Lab::up(&["up"])
+    }
+
+    fn up(args: &[&str]) -> Lab {
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let status = Command::new("bash")
             .arg(repo.join("lab/lab.sh"))
-            .args(["up", "--fresh"])
+            .args(args)
             .status()
             .expect("run lab/lab.sh");
-        assert!(status.success(), "lab/lab.sh up --fresh failed");
+        assert!(status.success(), "lab/lab.sh {args:?} failed");
         let dir = std::env::var("LAB_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo.join(".lab/vms"));
-        // The pki role keeps the lab's CA beside the repository; start it afresh too.
-        let _ = std::fs::remove_dir_all(repo.join(".pki/lab"));
         Lab {
             inventory: repo.join("inventories/lab/hosts.yml").display().to_string(),
             repo,
