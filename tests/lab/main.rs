@@ -16,10 +16,16 @@ fn kubernetes_layer_in_the_lab() {
         eprintln!("lab tests skipped: set WINDLASS_LAB_TESTS=1 (scripts/test.sh does)");
         return;
     }
-    // WINDLASS_LAB_RESUME=1: when iterating on the later steps, start from VMs that
-    // a previous run (or scripts/lab-converge.sh) already converged.
+    // WINDLASS_LAB_RESUME=1: when iterating on the later steps, start from the VMs a
+    // previous run left (converged again here) instead of blank ones.
     let lab = if std::env::var("WINDLASS_LAB_RESUME").as_deref() == Ok("1") {
-        Lab::up_as_is()
+        let lab = Lab::up_as_is();
+        lab::assert_code(
+            &lab.converge("site.yml", &[]),
+            0,
+            "converge before resuming",
+        );
+        lab
     } else {
         let lab = Lab::up_fresh();
         lab::site::converge_from_blank(&lab);

@@ -269,7 +269,11 @@ pub fn tamper_then_check_reports_exactly_that_then_repair(lab: &Lab) {
         .filter(|e| !handlers.iter().any(|h| e["task"] == h.as_str()))
         .map(|e| format!("{} {}", e["task"], e["item"]))
         .collect();
-    assert_eq!(items.len(), 4, "one changed item per tampered task: {items:?}");
+    assert_eq!(
+        items.len(),
+        4,
+        "one changed item per tampered task: {items:?}"
+    );
     let repair = lab.converge("site.yml", &[]);
     assert_code(&repair, 0, "repair");
     let again = lab.converge("site.yml", &["-C"]);

@@ -3,8 +3,13 @@
 
 use super::{assert_code, Lab};
 
+/// The command line the stand-in kubelet was started with (its `/flags` also has
+/// the pid and start time, which change on every restart).
 fn flags(lab: &Lab, vm: &str) -> String {
-    lab.ssh_ok(vm, "curl -s 127.0.0.1:10248/flags")
+    let text = lab.ssh_ok(vm, "curl -s 127.0.0.1:10248/flags");
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{vm}: /flags is not JSON ({e}): {text}"));
+    v["args"].to_string()
 }
 
 pub fn good_flag_rolls_through(lab: &Lab) {
