@@ -22,7 +22,7 @@ pub struct Batch {
 
 impl Batch {
     pub fn new(cmds: &[Cmd]) -> Batch {
-        let quoted: Vec<Option<&[u8]>> = cmds.iter().map(fileprobe::quoted_path).collect();
+        let quoted: Vec<Option<Vec<u8>>> = cmds.iter().map(fileprobe::probe_path).collect();
         let nprobes = quoted.iter().filter(|q| q.is_some()).count();
         if nprobes < 2 {
             return Batch {
@@ -34,7 +34,7 @@ impl Batch {
         }
         let (probes, plain): (Vec<usize>, Vec<usize>) =
             (0..cmds.len()).partition(|i| quoted[*i].is_some());
-        let paths: Vec<&[u8]> = probes.iter().filter_map(|i| quoted[*i]).collect();
+        let paths: Vec<Vec<u8>> = probes.iter().filter_map(|i| quoted[*i].clone()).collect();
         let mut run: Vec<Cmd> = plain.iter().map(|i| cmds[*i].clone()).collect();
         run.push(fileprobe::many(&paths));
         Batch {

@@ -43,63 +43,37 @@ pub fn probe(path: &str) -> Cmd {
     Cmd::script(PROBE, &[&path])
 }
 
-/// The path of a [`probe`] command, still quoted as the shell reads it, so a batch
-/// can answer many probes with a few processes ([`many`]). None for anything else
-/// (a probe wrapped for `become` included).
-pub fn quoted_path(cmd: &Cmd) -> Option<&[u8]> {
+/// The path of a [`probe`] command, so a batch can answer many probes with a few
+/// processes ([`many`]). None for anything else (a probe wrapped for `become`
+/// included).
+pub fn probe_path(cmd: &Cmd) -> Option<Vec<u8>> {
     let (pre, post) = PROBE.split_once("{}")?;
-    let b = cmd.as_bytes();
-    let word = b
+    let word = cmd
+        .as_bytes()
         .strip_prefix(pre.as_bytes())?
         .strip_suffix(post.as_bytes())?;
-    // One word as `Cmd::script` quotes it: plain characters, or one '...' string.
-    let plain = !word.is_empty()
-        && word
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(c));
-    let quoted = word.len() >= 2 && word[0] == b'\'' && word[word.len() - 1] == b'\'';
-    (plain || quoted).then_some(word)
+    crate::transport::cmd::unquote(word)
 }
 
-/// One script answering the probes of many paths (given quoted, as from
-/// [`quoted_path`]) with a handful of processes: one `stat` for every path that
-/// exists, one `sha256sum` for every regular file, `readlink` per symlink. It prints
-/// one kind letter per path (a: absent, l: link, f: regular file, o: other), then
-/// the stat lines, the sums and the link targets; [`many_outputs`] turns that back
-/// into what [`probe`] prints for each path.
-pub fn many(quoted: &[&[u8]]) -> Cmd {
-    let mut list = Vec::new();
-    for q in quoted {
-        list.push(b' ');
-        list.extend_from_slice(q);
-    }
-    let mut s = Vec::new();
-    let set = |s: &mut Vec<u8>| {
-        s.extend_from_slice(b"set --");
-        s.extend_from_slice(&list);
-        s.extend_from_slice(b"\n");
-    };
-    set(&mut s);
-    s.extend_from_slice(
-        b"k=; for p do if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then k=${k}a; \
-          elif [ -L \"$p\" ]; then k=${k}l; elif [ -f \"$p\" ]; then k=${k}f; else k=${k}o; fi; done; \
-          echo \"k=$k\"\n",
-    );
-    set(&mut s);
-    s.extend_from_slice(
-        b"n=$#; for p do if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; shift $n; \
-          [ $# -eq 0 ] || stat -c '%F|%a|%U|%G|%s' -- \"$@\" || exit 1\n",
-    );
-    set(&mut s);
-    s.extend_from_slice(
-        b"n=$#; for p do if [ ! -L \"$p\" ] && [ -f \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; shift $n; \
-          [ $# -eq 0 ] || sha256sum -- \"$@\" || exit 1\n",
-    );
-    set(&mut s);
-    s.extend_from_slice(
-        b"for p do if [ -L \"$p\" ]; then readlink -- \"$p\" || exit 1; fi; done\n",
-    );
-    Cmd::from_bytes(s)
+/// One script answering the probes of many paths with a handful of processes: one
+/// `stat` for every path that exists, one `sha256sum` for every regular file,
+/// `readlink` per symlink. It prints one kind letter per path (a: absent, l: link,
+/// f: regular file, o: other), then the stat lines, the sums and the link targets;
+/// [`many_outputs`] turns that back into what [`probe`] prints for each path.
+pub fn many(paths: &[Vec<u8>]) -> Cmd {
+    Cmd::with_words(
+        paths,
+        &[
+            "k=; for p do if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then k=${k}a; \
+             elif [ -L \"$p\" ]; then k=${k}l; elif [ -f \"$p\" ]; then k=${k}f; else k=${k}o; fi; done; \
+             echo \"k=$k\"",
+            "n=$#; for p do if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; shift $n; \
+             [ $# -eq 0 ] || stat -c '%F|%a|%U|%G|%s' -- \"$@\" || exit 1",
+            "n=$#; for p do if [ ! -L \"$p\" ] && [ -f \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; shift $n; \
+             [ $# -eq 0 ] || sha256sum -- \"$@\" || exit 1",
+            "for p do if [ -L \"$p\" ]; then readlink -- \"$p\" || exit 1; fi; done",
+        ],
+    )
 }
 
 /// Each path's output as [`probe`] would print it, from the output of [`many`];

@@ -33,6 +33,30 @@ pub fn quote(word: impl AsRef<[u8]>) -> Vec<u8> {
     out
 }
 
+/// The word [`quote`] made, back as it was; None for anything `quote` cannot have
+/// produced (so a caller never mistakes other shell text for one quoted word).
+pub fn unquote(word: &[u8]) -> Option<Vec<u8>> {
+    let plain = !word.is_empty()
+        && word
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(b));
+    if plain {
+        return Some(word.to_vec());
+    }
+    let mut rest = word.strip_prefix(b"'")?;
+    let mut out = Vec::with_capacity(word.len());
+    loop {
+        let end = rest.iter().position(|b| *b == b'\'')?;
+        out.extend_from_slice(&rest[..end]);
+        rest = &rest[end + 1..];
+        if rest.is_empty() {
+            return Some(out);
+        }
+        rest = rest.strip_prefix(b"\\''")?;
+        out.push(b'\'');
+    }
+}
+
 /// String form of [`quote`] for UTF-8 input.
 pub fn quote_str(word: &str) -> String {
     String::from_utf8(quote(word.as_bytes())).expect("quoting keeps UTF-8")
@@ -81,6 +105,24 @@ impl Cmd {
             values.len(),
             "script template has fewer holes than values: {template}"
         );
+        Cmd(out)
+    }
+
+    /// Scripts of this program's authors, run one after the other, each with `words`
+    /// (quoted here) as its positional parameters: `set -- 'w1' 'w2'...` before each.
+    pub fn with_words(words: &[Vec<u8>], scripts: &[&'static str]) -> Self {
+        let mut set = b"set --".to_vec();
+        for w in words {
+            set.push(b' ');
+            set.extend(quote(w));
+        }
+        set.push(b'\n');
+        let mut out = Vec::new();
+        for s in scripts {
+            out.extend_from_slice(&set);
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'\n');
+        }
         Cmd(out)
     }
 
@@ -152,6 +194,23 @@ impl fmt::Debug for Cmd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unquote_gives_back_what_quote_made_and_nothing_else() {
+        for w in [
+            &b"/etc/hosts"[..],
+            b"it's",
+            b"''",
+            b"a b\n$(x)`y`",
+            b"\xff\xfe",
+            b"'",
+        ] {
+            assert_eq!(unquote(&quote(w)).as_deref(), Some(w), "{w:?}");
+        }
+        for not_quoted in [&b"'a' ; rm x ; 'b'"[..], b"a b", b"'open", b"$(x)", b""] {
+            assert_eq!(unquote(not_quoted), None, "{not_quoted:?}");
+        }
+    }
 
     #[test]
     fn plain_words_stay_plain() {
