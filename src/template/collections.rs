@@ -142,13 +142,13 @@ fn merge_hash(
     x
 }
 
-/// `dict2items(key_name='key', value_name='value')`.
-fn dict2items(
-    value: &Value,
+/// The `key_name` and `value_name` arguments of dict2items and items2dict, given by
+/// position or by name, defaulting to `key` and `value`.
+fn key_value_names(
     key_name: Option<String>,
     value_name: Option<String>,
     kwargs: Kwargs,
-) -> Result<Value, Error> {
+) -> Result<(String, String), Error> {
     let key_name = key_name
         .or(kwargs.get("key_name")?)
         .unwrap_or_else(|| "key".into());
@@ -156,6 +156,17 @@ fn dict2items(
         .or(kwargs.get("value_name")?)
         .unwrap_or_else(|| "value".into());
     kwargs.assert_all_used()?;
+    Ok((key_name, value_name))
+}
+
+/// `dict2items(key_name='key', value_name='value')`.
+fn dict2items(
+    value: &Value,
+    key_name: Option<String>,
+    value_name: Option<String>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let (key_name, value_name) = key_value_names(key_name, value_name, kwargs)?;
     require_undefined_free(value)?;
     if value.kind() != ValueKind::Map {
         return Err(type_error(format!(
@@ -178,13 +189,7 @@ fn items2dict(
     value_name: Option<String>,
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
-    let key_name = key_name
-        .or(kwargs.get("key_name")?)
-        .unwrap_or_else(|| "key".into());
-    let value_name = value_name
-        .or(kwargs.get("value_name")?)
-        .unwrap_or_else(|| "value".into());
-    kwargs.assert_all_used()?;
+    let (key_name, value_name) = key_value_names(key_name, value_name, kwargs)?;
     let mut out: IndexMap<Value, Value> = IndexMap::new();
     for item in items_of(value, "items2dict")? {
         let k = item.get_attr(&key_name).unwrap_or(Value::UNDEFINED);

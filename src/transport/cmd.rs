@@ -13,11 +13,7 @@ pub struct Cmd(Vec<u8>);
 /// neighbours, so this is safe for arbitrary bytes except NUL (which no argv can hold).
 pub fn quote(word: impl AsRef<[u8]>) -> Vec<u8> {
     let word = word.as_ref();
-    let plain = !word.is_empty()
-        && word
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(b));
-    if plain {
+    if is_plain(word) {
         return word.to_vec();
     }
     let mut out = Vec::with_capacity(word.len() + 2);
@@ -36,11 +32,7 @@ pub fn quote(word: impl AsRef<[u8]>) -> Vec<u8> {
 /// The word [`quote`] made, back as it was; None for anything `quote` cannot have
 /// produced (so a caller never mistakes other shell text for one quoted word).
 pub fn unquote(word: &[u8]) -> Option<Vec<u8>> {
-    let plain = !word.is_empty()
-        && word
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(b));
-    if plain {
+    if is_plain(word) {
         return Some(word.to_vec());
     }
     let mut rest = word.strip_prefix(b"'")?;
@@ -55,6 +47,14 @@ pub fn unquote(word: &[u8]) -> Option<Vec<u8>> {
         rest = rest.strip_prefix(b"\\''")?;
         out.push(b'\'');
     }
+}
+
+/// A word the shell reads as itself, so [`quote`] leaves it bare.
+fn is_plain(word: &[u8]) -> bool {
+    !word.is_empty()
+        && word
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(b))
 }
 
 /// String form of [`quote`] for UTF-8 input.

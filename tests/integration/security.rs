@@ -5,7 +5,7 @@
 //! can read. And private keys land with mode 0600.
 
 use crate::running::{mode_of, recap, temp_files, Scratch};
-use crate::support::{windlass, Hosts};
+use crate::support::{fingerprint_of, windlass, Hosts};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::os::unix::ffi::OsStrExt;
@@ -22,22 +22,6 @@ const ONE_FILE: &str = r#"
     - name: a file
       copy: {dest: "{{ root }}/hello.conf", content: "hello\n"}
 "#;
-
-fn fingerprint_of(public_key_file: &Path) -> String {
-    let out = std::process::Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(public_key_file)
-        .output()
-        .expect("ssh-keygen");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let fp = text
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    assert!(fp.starts_with("SHA256:"), "{text}");
-    fp
-}
 
 /// known_hosts without the lines for `port`.
 fn forget_host(known_hosts: &Path, port: u16) {

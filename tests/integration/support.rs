@@ -122,3 +122,20 @@ pub fn windlass(args: &[&str]) -> Ran {
     );
     ran
 }
+
+/// The SHA256 fingerprint of a public key file, as ssh-keygen (and windlass) prints it.
+pub fn fingerprint_of(public_key_file: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(public_key_file)
+        .output()
+        .expect("ssh-keygen");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let fp = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    assert!(fp.starts_with("SHA256:"), "{text}");
+    fp
+}

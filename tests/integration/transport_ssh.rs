@@ -1,5 +1,6 @@
 //! The SSH transport against real OpenSSH daemons from the lab harness.
 
+use crate::support::fingerprint_of;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -166,20 +167,6 @@ async fn twenty_hosts_connect_in_parallel() {
         let name = t.await.unwrap();
         assert_eq!(lab.sshd.session_count(&name), 1);
     }
-}
-
-fn fingerprint_of(public_key_file: &std::path::Path) -> String {
-    let out = std::process::Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(public_key_file)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
