@@ -22,8 +22,8 @@ pub struct Batch {
 
 impl Batch {
     pub fn new(cmds: &[Cmd]) -> Batch {
-        let quoted: Vec<Option<Vec<u8>>> = cmds.iter().map(fileprobe::probe_path).collect();
-        let nprobes = quoted.iter().filter(|q| q.is_some()).count();
+        let paths: Vec<Option<Vec<u8>>> = cmds.iter().map(fileprobe::probe_path).collect();
+        let nprobes = paths.iter().filter(|q| q.is_some()).count();
         if nprobes < 2 {
             return Batch {
                 n: cmds.len(),
@@ -33,8 +33,8 @@ impl Batch {
             };
         }
         let (probes, plain): (Vec<usize>, Vec<usize>) =
-            (0..cmds.len()).partition(|i| quoted[*i].is_some());
-        let paths: Vec<Vec<u8>> = probes.iter().filter_map(|i| quoted[*i].clone()).collect();
+            (0..cmds.len()).partition(|i| paths[*i].is_some());
+        let paths: Vec<Vec<u8>> = paths.into_iter().flatten().collect();
         let mut run: Vec<Cmd> = plain.iter().map(|i| cmds[*i].clone()).collect();
         run.push(fileprobe::many(&paths));
         Batch {
