@@ -1,10 +1,12 @@
-//! Many read-only commands in one round trip: each runs in its own subshell with its
-//! output captured to a temporary folder, then everything comes back length-prefixed
-//! so binary output and exit codes survive intact.
+//! Many read-only commands in one round trip: each runs in its own subshell, and
+//! after each the script prints a marker line with the command's index and exit
+//! status to stdout (and a marker to stderr). The marker carries a random nonce
+//! drawn for this batch, so no file on the host can forge one, and splitting on it
+//! keeps binary output and exit codes intact.
 //!
-//! The framing costs a fixed handful of processes on the host (mktemp, one `stat`
-//! for every size, one `cat` for every output, rm), not a few per command: on a
-//! busy host the process spawns were most of a batched probe's time.
+//! The framing is shell builtins only (`printf`): no temporary folder and no
+//! process per output. On a busy host the process spawns were most of a batched
+//! probe's time.
 
 use crate::modules::fileprobe;
 use crate::transport::{Cmd, Output};
@@ -17,7 +19,7 @@ pub struct Batch {
     plain: Vec<usize>,
     /// Indexes of the file probes answered together (empty: none combined).
     probes: Vec<usize>,
-    script: Cmd,
+    script: Framed,
 }
 
 impl Batch {
@@ -46,14 +48,14 @@ impl Batch {
     }
 
     pub fn script(&self) -> &Cmd {
-        &self.script
+        &self.script.cmd
     }
 
     /// One output per command, in the order given; None for a file probe the
     /// combined section could not answer (run it on its own to hear why).
     pub fn parse(&self, out: &Output) -> Result<Vec<Option<Output>>, String> {
         let extra = usize::from(!self.probes.is_empty());
-        let mut outs = parse(self.plain.len() + extra, out)?;
+        let mut outs = self.script.parse(out)?;
         let mut all: Vec<Option<Output>> = (0..self.n).map(|_| None).collect();
         if extra == 1 {
             let combined = outs.pop().expect("the combined section's output");
@@ -70,81 +72,74 @@ impl Batch {
     }
 }
 
-pub fn script(cmds: &[Cmd]) -> Cmd {
-    let mut s = b"d=$(mktemp -d) || exit 97\n".to_vec();
+/// Commands framed as one script, and the nonce its markers carry.
+pub struct Framed {
+    pub cmd: Cmd,
+    n: usize,
+    mark: String,
+}
+
+pub fn script(cmds: &[Cmd]) -> Framed {
+    let b: [u8; 16] = rand::random();
+    let mark: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let mut s = Vec::new();
     for (i, c) in cmds.iter().enumerate() {
         s.extend_from_slice(b"( ");
         s.extend_from_slice(c.as_bytes());
+        // The newline before each marker is ours: parse takes it off again, so
+        // output without a final newline comes back as it was.
         s.extend_from_slice(
-            format!("\n) >\"$d/{i}\" 2>\"$d/{i}e\" </dev/null; s{i}=$?\n").as_bytes(),
+            format!(
+                "\n) </dev/null; printf '\\n%s %s %s\\n' {mark} {i} $?; printf '\\n%s\\n' {mark} >&2\n"
+            )
+            .as_bytes(),
         );
     }
-    // Line 1: every exit status; then one size per output file (stdout, stderr, in
-    // command order); then the outputs themselves, back to back.
-    let names: Vec<String> = (0..cmds.len())
-        .flat_map(|i| [i.to_string(), format!("{i}e")])
-        .collect();
-    let names = names.join(" ");
-    let statuses: Vec<String> = (0..cmds.len()).map(|i| format!("$s{i}")).collect();
-    s.extend_from_slice(
-        format!(
-            "cd \"$d\" || exit 97\necho {}\nstat -c %s -- {names} || exit 97\ncat -- {names} || exit 97\ncd / && rm -rf \"$d\"\n",
-            statuses.join(" ")
-        )
-        .as_bytes(),
-    );
-    Cmd::from_bytes(s)
+    Framed {
+        cmd: Cmd::from_bytes(s),
+        n: cmds.len(),
+        mark,
+    }
 }
 
-pub fn parse(n: usize, out: &Output) -> Result<Vec<Output>, String> {
-    let ended = || {
-        format!(
-            "batched probe output ended early: {}",
-            out.stderr_str().trim()
-        )
-    };
-    let mut rest = &out.stdout[..];
-    let mut line = || -> Result<String, String> {
-        let nl = rest.iter().position(|b| *b == b'\n').ok_or_else(ended)?;
-        let l = String::from_utf8_lossy(&rest[..nl]).to_string();
-        rest = &rest[nl + 1..];
-        Ok(l)
-    };
-    let status_line = line()?;
-    let statuses = status_line
-        .split_whitespace()
-        .map(|p| p.parse::<u32>())
-        .collect::<Result<Vec<u32>, _>>()
-        .map_err(|_| format!("batched probe output has a bad status line {status_line:?}"))?;
-    if statuses.len() != n {
-        return Err(format!(
-            "batched probe answered {} statuses for {n} commands",
-            statuses.len()
-        ));
-    }
-    let mut sizes = Vec::with_capacity(2 * n);
-    for _ in 0..2 * n {
-        let l = line()?;
-        sizes.push(
-            l.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("batched probe output has a bad size {l:?}"))?,
-        );
-    }
-    let mut outs = Vec::with_capacity(n);
-    for (i, st) in statuses.into_iter().enumerate() {
-        let (lo, le) = (sizes[2 * i], sizes[2 * i + 1]);
-        if rest.len() < lo + le {
-            return Err("batched probe output is truncated".into());
+impl Framed {
+    /// One output per command, in order.
+    pub fn parse(&self, out: &Output) -> Result<Vec<Output>, String> {
+        let ended = || {
+            format!(
+                "batched probe output ended early: {}",
+                out.stderr_str().trim()
+            )
+        };
+        let err_mark = format!("\n{}\n", self.mark);
+        let (mut rest, mut errs) = (&out.stdout[..], &out.stderr[..]);
+        let mut outs = Vec::with_capacity(self.n);
+        for i in 0..self.n {
+            let mark = format!("\n{} {i} ", self.mark);
+            let at = find(rest, mark.as_bytes()).ok_or_else(ended)?;
+            let stdout = rest[..at].to_vec();
+            rest = &rest[at + mark.len()..];
+            let nl = rest.iter().position(|b| *b == b'\n').ok_or_else(ended)?;
+            let status = std::str::from_utf8(&rest[..nl])
+                .ok()
+                .and_then(|t| t.parse::<u32>().ok())
+                .ok_or_else(|| format!("batched probe output has a bad status for command {i}"))?;
+            rest = &rest[nl + 1..];
+            let at = find(errs, err_mark.as_bytes()).ok_or_else(ended)?;
+            let stderr = errs[..at].to_vec();
+            errs = &errs[at + err_mark.len()..];
+            outs.push(Output {
+                status: Some(status),
+                stdout,
+                stderr,
+            });
         }
-        outs.push(Output {
-            status: Some(st),
-            stdout: rest[..lo].to_vec(),
-            stderr: rest[lo..lo + le].to_vec(),
-        });
-        rest = &rest[lo + le..];
+        Ok(outs)
     }
-    Ok(outs)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -159,15 +154,55 @@ mod tests {
             Cmd::raw_shell("echo err >&2; exit 3"),
             Cmd::new("echo").arg("it's"),
         ];
+        let framed = script(&cmds);
         let out = LocalConnection
-            .exec(script(&cmds).as_bytes(), None)
+            .exec(framed.cmd.as_bytes(), None)
             .await
             .unwrap();
-        let outs = parse(3, &out).unwrap();
+        let outs = framed.parse(&out).unwrap();
         assert_eq!(outs[0].stdout, b"a\0b");
         assert_eq!(outs[1].status, Some(3));
         assert_eq!(outs[1].stderr, b"err\n");
         assert_eq!(outs[2].stdout, b"it's\n");
+    }
+
+    /// No final newline, empty output, a forged marker without the nonce, output
+    /// left behind on stderr only: each comes back exactly as the command printed it.
+    #[tokio::test]
+    async fn framing_keeps_edges_exact() {
+        let cmds = vec![
+            Cmd::raw_shell("printf 'no newline'"),
+            Cmd::raw_shell("true"),
+            Cmd::raw_shell("printf '\\n00 0 0\\n'; printf 'e\\n\\n' >&2"),
+            Cmd::raw_shell("exit 1"),
+        ];
+        let framed = script(&cmds);
+        let out = LocalConnection
+            .exec(framed.cmd.as_bytes(), None)
+            .await
+            .unwrap();
+        let outs = framed.parse(&out).unwrap();
+        assert_eq!(outs[0].stdout, b"no newline");
+        assert_eq!(outs[1].stdout, b"");
+        assert_eq!(outs[1].status, Some(0));
+        assert_eq!(outs[2].stdout, b"\n00 0 0\n");
+        assert_eq!(outs[2].stderr, b"e\n\n");
+        assert_eq!(outs[3].status, Some(1));
+    }
+
+    /// Output cut before the last marker (a lost connection) is an error, not a
+    /// shorter answer.
+    #[tokio::test]
+    async fn truncated_output_is_refused() {
+        let cmds = vec![Cmd::raw_shell("echo a"), Cmd::raw_shell("echo b")];
+        let framed = script(&cmds);
+        let mut out = LocalConnection
+            .exec(framed.cmd.as_bytes(), None)
+            .await
+            .unwrap();
+        let full = out.stdout.len();
+        out.stdout.truncate(full - 3);
+        assert!(framed.parse(&out).unwrap_err().contains("ended early"));
     }
 
     /// Probes answered together print exactly what each probe prints on its own.

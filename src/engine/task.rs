@@ -1098,8 +1098,9 @@ pub async fn run_batch(
         again = if cmds.len() == 1 {
             vec![conn.exec(&cmds[0], None, timeout).await?]
         } else {
-            let out = conn.exec(&batch::script(&cmds), None, timeout).await?;
-            batch::parse(cmds.len(), &out).map_err(TransportError::Lost)?
+            let framed = batch::script(&cmds);
+            let out = conn.exec(&framed.cmd, None, timeout).await?;
+            framed.parse(&out).map_err(TransportError::Lost)?
         };
     }
     let mut again = again.into_iter();

@@ -43,6 +43,16 @@ pub fn probe(path: &str) -> Cmd {
     Cmd::script(PROBE, &[&path])
 }
 
+/// Where a symlink finally leads (`readlink -f`); for anything else the path as
+/// given, without starting a process: callers only follow links, and on a busy
+/// host the process per path was a good part of a probe's cost.
+pub fn resolved(path: &str) -> Cmd {
+    Cmd::script(
+        "p={}; if [ -L \"$p\" ]; then readlink -f -- \"$p\"; else printf '%s\\n' \"$p\"; fi",
+        &[&path],
+    )
+}
+
 /// The path of a [`probe`] command, so a batch can answer many probes with a few
 /// processes ([`many`]). None for anything else (a probe wrapped for `become`
 /// included).
@@ -230,6 +240,31 @@ mod tests {
             parse("/d", &out("directory|755|a|b|4096\n")).unwrap().kind,
             Kind::Dir
         );
+    }
+
+    /// A link (through a chain) resolves as `readlink -f` does; anything else is
+    /// given back as it was written.
+    #[tokio::test]
+    async fn resolved_follows_links_only() {
+        use crate::transport::local::LocalConnection;
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(d.join("f"), "x").unwrap();
+        std::os::unix::fs::symlink(d.join("f"), d.join("one")).unwrap();
+        std::os::unix::fs::symlink("one", d.join("two")).unwrap();
+        let run = |p: std::path::PathBuf| async move {
+            let cmd = resolved(&p.to_string_lossy());
+            LocalConnection
+                .exec(cmd.as_bytes(), None)
+                .await
+                .unwrap()
+                .stdout_str()
+        };
+        let real = format!("{}\n", d.join("f").display());
+        assert_eq!(run(d.join("two")).await, real);
+        assert_eq!(run(d.join("f")).await, real);
+        let odd = d.join("it's -n");
+        assert_eq!(run(odd.clone()).await, format!("{}\n", odd.display()));
     }
 
     #[test]

@@ -289,6 +289,7 @@ fn client_config(recorded: &HostEntries) -> client::Config {
         }
     }
     preferred.key = Cow::Owned(keys);
+    preferred.kex = Cow::Owned(kex_order(&preferred.kex));
     client::Config {
         preferred,
         keepalive_interval: Some(KEEPALIVE_INTERVAL),
@@ -296,6 +297,19 @@ fn client_config(recorded: &HostEntries) -> client::Config {
         nodelay: true,
         ..Default::default()
     }
+}
+
+/// russh's key exchanges, with ecdh-sha2-nistp256 moved up to just after the
+/// post-quantum hybrid. Where a server has no ML-KEM (OpenSSH before 9.9), it
+/// would otherwise pick curve25519, which OpenSSH computes with its own portable
+/// reference code: measured here at about 4 ms of the server's CPU per connection
+/// more than nistp256, which OpenSSH leaves to OpenSSL's optimised code. Across a
+/// fleet's handshakes that is a fifth of what a no-change run costs the hosts.
+fn kex_order(default: &[russh::kex::Name]) -> Vec<russh::kex::Name> {
+    use russh::kex::{ECDH_SHA2_NISTP256, MLKEM768X25519_SHA256};
+    let first = [MLKEM768X25519_SHA256, ECDH_SHA2_NISTP256];
+    let rest = default.iter().filter(|k| !first.contains(k)).cloned();
+    first.into_iter().chain(rest).collect()
 }
 
 /// The russh event handler; its one job is to judge the server's host key.

@@ -483,7 +483,7 @@ impl Module for File {
         self.check_args()?;
         let mut cmds = vec![
             fileprobe::probe(&self.path),
-            Cmd::new("readlink").arg("-f").arg("--").arg(&self.path),
+            fileprobe::resolved(&self.path),
         ];
         if self.state == Some(State::Link) {
             cmds.push(self.link_probe());

@@ -434,7 +434,7 @@ impl Module for LineInFile {
         Ok(vec![
             fileprobe::probe(&self.path),
             fileprobe::read(&self.path),
-            Cmd::new("readlink").arg("-f").arg("--").arg(&self.path),
+            fileprobe::resolved(&self.path),
         ])
     }
 
