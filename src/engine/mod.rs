@@ -8,6 +8,7 @@ mod context;
 mod controller;
 mod facts;
 mod play;
+mod probe_cache;
 mod task;
 
 pub use apply::write_cmd;

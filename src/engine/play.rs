@@ -9,11 +9,9 @@ use crate::modules::Vars;
 use crate::playbook::{Play, Playbook, Serial, Task, TaskKind};
 use crate::report::{Event, Reporter, Rollout};
 use crate::template::Templates;
-use crate::transport::Output;
 use futures::stream::{self, StreamExt};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub struct PlayRt<'a> {
     pub play: &'a Play,
@@ -28,7 +26,7 @@ pub struct PlayRt<'a> {
     pub magic: Vars,
     pub playbook_dir: PathBuf,
     /// Probe answers per connection target, valid until something changes there.
-    pub probe_cache: Mutex<HashMap<String, HashMap<Vec<u8>, Output>>>,
+    pub probe_cache: super::probe_cache::ProbeCache,
 }
 
 pub async fn run_playbook(
@@ -88,7 +86,7 @@ pub async fn run_playbook(
             },
             magic,
             playbook_dir: playbook_dir.clone(),
-            probe_cache: Mutex::new(HashMap::new()),
+            probe_cache: Default::default(),
         };
         reporter.event(&Event::PlayStart {
             play: play.name.clone(),

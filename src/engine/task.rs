@@ -7,6 +7,7 @@ use super::conn::{endpoint, Endpoint};
 use super::context::{resolve, Layers};
 use super::controller::TaskController;
 use super::play::PlayRt;
+use super::probe_cache;
 use crate::modules::args::{to_bool, truthy};
 use crate::modules::{Change, Ctx, Module, ModuleDef, Planned, Vars};
 use crate::playbook::{Task, TaskKind};
@@ -776,8 +777,17 @@ impl PlayRt<'_> {
                     Err(o) => return o,
                 },
             };
-            self.forget_probes(target);
-            let outs = match run_steps(&c, &plan.steps, &wrap, self.opts.command_timeout).await {
+            self.probe_cache
+                .forget(target, probe_cache::reach(&plan).as_deref());
+            let outs = match run_steps(
+                &c,
+                &plan.steps,
+                &wrap,
+                become_.is_none(),
+                self.opts.command_timeout,
+            )
+            .await
+            {
                 Ok(Ok(outs)) => outs,
                 Ok(Err(StepFailure { msg, outputs })) => {
                     failure = Some(msg);
@@ -878,24 +888,42 @@ impl PlayRt<'_> {
         cacheable: bool,
         wrap: &dyn Fn(Cmd) -> Cmd,
     ) -> Result<Vec<Output>, TransportError> {
-        if cacheable {
-            let cache = self.probe_cache.lock().expect("cache lock");
-            if let Some(hc) = cache.get(target) {
-                let hits: Vec<Output> = cmds
-                    .iter()
-                    .filter_map(|c| hc.get(wrap(c.clone()).as_bytes()).cloned())
-                    .collect();
-                if hits.len() == cmds.len() {
-                    return Ok(hits);
-                }
+        let wrapped: Vec<Cmd> = cmds.iter().cloned().map(wrap).collect();
+        let timeout = self.opts.command_timeout;
+        if !cacheable {
+            return run_batch(conn, &wrapped, timeout).await;
+        }
+        if let Some(hits) = self.probe_cache.hits(target, &wrapped) {
+            return Ok(hits);
+        }
+        // A miss: ask again, in the same round trip, every answer of the play's
+        // batch that a change dropped, so the tasks after this one find theirs.
+        let (mut ask, want_real) = self.probe_cache.stale(target);
+        for c in &wrapped {
+            if !ask.contains(c) {
+                ask.push(c.clone());
             }
         }
-        let wrapped: Vec<Cmd> = cmds.iter().cloned().map(wrap).collect();
-        run_batch(conn, &wrapped, self.opts.command_timeout).await
-    }
-
-    pub fn forget_probes(&self, target: &str) {
-        self.probe_cache.lock().expect("cache lock").remove(target);
+        let paths = if want_real {
+            probe_cache::probed_paths(&ask)
+        } else {
+            vec![]
+        };
+        let mut all = ask.clone();
+        if !paths.is_empty() {
+            all.push(probe_cache::realpath_cmd(&paths));
+        }
+        let mut outs = run_batch(conn, &all, timeout).await?;
+        let real = match paths.is_empty() {
+            true => Default::default(),
+            false => probe_cache::parse_realpaths(&paths, &outs.pop().expect("realpath answer")),
+        };
+        let mine = wrapped
+            .iter()
+            .map(|c| outs[ask.iter().position(|a| a == c).expect("asked")].clone())
+            .collect();
+        self.probe_cache.fill(target, ask, outs, real);
+        Ok(mine)
     }
 
     /// Every probe this task would run on `host` with today's variables, for the
@@ -999,14 +1027,21 @@ impl PlayRt<'_> {
             )
             .map_err(Outcome::failed)?;
         let conn = self.connection(&target, &ep).await?;
-        let outs = run_batch(&conn, &cmds, self.opts.command_timeout)
+        // The real place of every probed path, in the same round trip: what lets the
+        // first change on the host keep the answers it cannot have reached.
+        let paths = probe_cache::probed_paths(&cmds);
+        let mut all = cmds.clone();
+        if !paths.is_empty() {
+            all.push(probe_cache::realpath_cmd(&paths));
+        }
+        let mut outs = run_batch(&conn, &all, self.opts.command_timeout)
             .await
             .map_err(|e| self.transport_failure(&target, e))?;
-        let mut cache = self.probe_cache.lock().expect("cache lock");
-        let hc = cache.entry(target).or_default();
-        for (c, o) in cmds.into_iter().zip(outs) {
-            hc.insert(c.into_bytes(), o);
-        }
+        let real = match paths.is_empty() {
+            true => Default::default(),
+            false => probe_cache::parse_realpaths(&paths, &outs.pop().expect("realpath answer")),
+        };
+        self.probe_cache.fill(&target, cmds, outs, real);
         Ok(())
     }
 }

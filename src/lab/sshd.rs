@@ -80,7 +80,7 @@ pub fn start(dir: &Path, count: usize, base_port: Option<u16>) -> io::Result<Ssh
                 if i >= count {
                     break;
                 }
-                let host = start_host(&dir, &names[i], ports[i], base_port.is_none());
+                let host = start_host(&dir, &names[i], ports[i], base_port.is_none(), true);
                 started.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(host);
             });
         }
@@ -176,10 +176,19 @@ impl SshdLab {
 
     /// Kills the host (sessions included) and starts its daemon again on the same port.
     pub fn restart_host(&mut self, name: &str) -> io::Result<()> {
+        self.restart(name, true)
+    }
+
+    /// Like a host whose sshd has no `Subsystem sftp` line.
+    pub fn restart_host_without_sftp(&mut self, name: &str) -> io::Result<()> {
+        self.restart(name, false)
+    }
+
+    fn restart(&mut self, name: &str, sftp: bool) -> io::Result<()> {
         self.kill_host(name)?;
         let dir = self.dir.clone();
         let host = self.host_mut(name)?;
-        let fresh = start_host(&dir, &host.name, host.port, false)?;
+        let fresh = start_host(&dir, &host.name, host.port, false, sftp)?;
         *host = fresh;
         Ok(())
     }
@@ -260,7 +269,13 @@ fn default_groups(lab: &SshdLab) -> Vec<(String, Vec<String>)> {
 
 /// Writes the host's files and runs its daemon until it accepts TCP connections.
 /// With `may_move`, a port taken in the meantime is replaced by another free one.
-fn start_host(dir: &Path, name: &str, port: u16, may_move: bool) -> io::Result<LabHost> {
+fn start_host(
+    dir: &Path,
+    name: &str,
+    port: u16,
+    may_move: bool,
+    sftp: bool,
+) -> io::Result<LabHost> {
     let home = dir.join("hosts").join(name);
     let root = dir.join("roots").join(name);
     std::fs::create_dir_all(&home)?;
@@ -282,7 +297,11 @@ fn start_host(dir: &Path, name: &str, port: u16, may_move: bool) -> io::Result<L
             host_key: host_key.clone(),
             daemon: None,
         };
-        std::fs::write(&host.config, sshd_config(dir, &home, &host))?;
+        let mut config = sshd_config(dir, &home, &host);
+        if !sftp {
+            config = config.replace(SFTP_LINE, "");
+        }
+        std::fs::write(&host.config, config)?;
         match run_daemon(&mut host) {
             Ok(()) => return Ok(host),
             Err(e) if may_move && attempts < 5 => {
@@ -294,6 +313,8 @@ fn start_host(dir: &Path, name: &str, port: u16, may_move: bool) -> io::Result<L
         }
     }
 }
+
+const SFTP_LINE: &str = "Subsystem sftp internal-sftp\n";
 
 /// `SetEnv SHLVL=1`: bash sources ~/.bashrc for commands run by sshd only at
 /// shell level 1, and this machine's root .bashrc runs `pyenv init` (~200 ms per
@@ -315,7 +336,7 @@ fn sshd_config(dir: &Path, home: &Path, host: &LabHost) -> String {
          MaxSessions 64\n\
          MaxStartups 500:30:1000\n\
          LogLevel VERBOSE\n\
-         Subsystem sftp internal-sftp\n\
+         {SFTP_LINE}\
          SetEnv SHLVL=1\n",
         port = host.port,
         key = q(&host.host_key),

@@ -47,22 +47,33 @@ pub fn probe(path: &str) -> Cmd {
 /// given, without starting a process: callers only follow links, and on a busy
 /// host the process per path was a good part of a probe's cost.
 pub fn resolved(path: &str) -> Cmd {
-    Cmd::script(
-        "p={}; if [ -L \"$p\" ]; then readlink -f -- \"$p\"; else printf '%s\\n' \"$p\"; fi",
-        &[&path],
-    )
+    Cmd::script(RESOLVED, &[&path])
+}
+
+const RESOLVED: &str =
+    "p={}; if [ -L \"$p\" ]; then readlink -f -- \"$p\"; else printf '%s\\n' \"$p\"; fi";
+const READ: &str = "cat -- {}";
+
+/// The one path a read-only probe of this module looks at ([`probe`], [`resolved`]
+/// or [`read`]): what it answers can only change when something at that path (or
+/// above or below it) changes. None for any other command.
+pub fn path_of(cmd: &[u8]) -> Option<Vec<u8>> {
+    [PROBE, RESOLVED, READ].iter().find_map(|t| word_in(t, cmd))
+}
+
+fn word_in(template: &str, cmd: &[u8]) -> Option<Vec<u8>> {
+    let (pre, post) = template.split_once("{}")?;
+    let word = cmd
+        .strip_prefix(pre.as_bytes())?
+        .strip_suffix(post.as_bytes())?;
+    crate::transport::cmd::unquote(word)
 }
 
 /// The path of a [`probe`] command, so a batch can answer many probes with a few
 /// processes ([`many`]). None for anything else (a probe wrapped for `become`
 /// included).
 pub fn probe_path(cmd: &Cmd) -> Option<Vec<u8>> {
-    let (pre, post) = PROBE.split_once("{}")?;
-    let word = cmd
-        .as_bytes()
-        .strip_prefix(pre.as_bytes())?
-        .strip_suffix(post.as_bytes())?;
-    crate::transport::cmd::unquote(word)
+    word_in(PROBE, cmd.as_bytes())
 }
 
 /// One script answering the probes of many paths with a handful of processes: one
@@ -195,7 +206,7 @@ pub fn parse(path: &str, out: &Output) -> ModResult<FileState> {
 
 /// Read a file's content (for diffs and line edits).
 pub fn read(path: &str) -> Cmd {
-    Cmd::new("cat").arg("--").arg(path)
+    Cmd::script(READ, &[&path])
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {

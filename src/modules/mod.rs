@@ -162,6 +162,11 @@ pub enum Step {
         may_fail: bool,
     },
     Write(FileWrite),
+    /// `mkdir -p`, `mode` set on every folder it creates (owned by the login user).
+    MakeDirs {
+        path: String,
+        mode: Option<u32>,
+    },
 }
 
 impl Step {
@@ -170,6 +175,16 @@ impl Step {
             cmd,
             stdin: None,
             may_fail: false,
+        }
+    }
+
+    /// The command a host runs for this step when no transport shortcut applies;
+    /// None for a file write (its script needs the content on stdin).
+    pub fn command(&self) -> Option<Cmd> {
+        match self {
+            Step::Exec { cmd, .. } => Some(cmd.clone()),
+            Step::MakeDirs { path, mode } => Some(files::mkdirs_cmd(path, *mode, "")),
+            Step::Write(_) => None,
         }
     }
 }
@@ -186,6 +201,10 @@ pub struct Plan {
     /// The steps run commands chosen by the operator (`command`, `shell`): in check
     /// mode the task is skipped, as Ansible does, unless `check_mode: false`.
     pub runs_operator_command: bool,
+    /// The paths the `Exec` steps can change, each with everything below it (so
+    /// probe answers about other paths stay valid); None when they could change
+    /// anything. `Write` steps speak for themselves.
+    pub touches: Option<Vec<String>>,
 }
 
 impl Plan {

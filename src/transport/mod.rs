@@ -124,6 +124,25 @@ impl Connection {
         }
     }
 
+    /// Write a small file atomically without starting a process on the host, where
+    /// the transport can (SSH with SFTP). False when it did not, with nothing
+    /// changed: the caller then writes it with a command.
+    pub async fn put(&self, path: &str, data: &[u8], mode: Option<u32>) -> bool {
+        match self {
+            Connection::Ssh(c) => c.put(path, data, mode).await,
+            Connection::Local(_) => false,
+        }
+    }
+
+    /// `mkdir -p` with `mode` set on each folder it creates, as [`put`](Self::put):
+    /// false when the transport could not, and the caller runs the command.
+    pub async fn mkdirs(&self, path: &str, mode: Option<u32>) -> bool {
+        match self {
+            Connection::Ssh(c) => c.mkdirs(path, mode).await,
+            Connection::Local(_) => false,
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Connection::Ssh(c) => c.close().await,

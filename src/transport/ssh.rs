@@ -4,6 +4,7 @@
 mod auth;
 mod config;
 mod known_hosts;
+mod sftp;
 
 pub use config::{ssh_config_for, SshConfigEntry};
 
@@ -50,6 +51,11 @@ struct Shared {
     slots: Semaphore,
     open_channels: AtomicUsize,
     channel_closed: Notify,
+    /// Opened at the first small write; None inside when the server has no SFTP.
+    sftp: tokio::sync::OnceCell<Option<sftp::Sftp>>,
+    /// SFTP keeps one session channel open beside the command channels: only when
+    /// that still leaves the server's `MaxSessions` room for them.
+    sftp_allowed: bool,
 }
 
 impl SshConnection {
@@ -123,11 +129,41 @@ impl SshConnection {
             slots: Semaphore::new(max_channels.max(1)),
             open_channels: AtomicUsize::new(0),
             channel_closed: Notify::new(),
+            sftp: tokio::sync::OnceCell::new(),
+            sftp_allowed: max_channels.max(1) <= DEFAULT_MAX_CHANNELS,
         })))
     }
 
     pub async fn exec(&self, cmd: &[u8], stdin: Option<&[u8]>) -> Result<Output, TransportError> {
         self.0.exec(cmd, stdin).await
+    }
+
+    /// Write a small file atomically over SFTP (see `sftp.rs`); false when that
+    /// was not possible and nothing changed, so the caller writes it another way.
+    pub async fn put(&self, path: &str, data: &[u8], mode: Option<u32>) -> bool {
+        match self.sftp().await {
+            Some(s) => s.put(path, data, mode).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// `mkdir -p` over SFTP, `mode` set on each new folder; false when not done.
+    pub async fn mkdirs(&self, path: &str, mode: Option<u32>) -> bool {
+        match self.sftp().await {
+            Some(s) => s.mkdirs(path, mode).await.is_ok(),
+            None => false,
+        }
+    }
+
+    async fn sftp(&self) -> Option<&sftp::Sftp> {
+        if !self.0.sftp_allowed {
+            return None;
+        }
+        self.0
+            .sftp
+            .get_or_init(|| sftp::Sftp::open(&self.0.handle))
+            .await
+            .as_ref()
     }
 
     pub async fn close(&self) {

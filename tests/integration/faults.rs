@@ -6,7 +6,9 @@
 //! half-written or with the wrong mode; a re-run converges.
 //!
 //! About leftovers: a write goes to a hidden `.windlass.XXXXXX` file beside the
-//! target, then one `rename`. When the connection is cut, the remote shell sees its
+//! target, then one `rename`. The files here are big, so they go through the shell
+//! script (small ones go over SFTP, where a cut in the middle of a write of a few
+//! kilobytes can leave the hidden file behind, never a partial target). When the connection is cut, the remote shell sees its
 //! input end early, refuses the short file and removes it. When the whole machine
 //! dies (every process killed at once, like a power cut) nothing runs on it any
 //! more, so the hidden temporary file may stay; the target itself is still intact

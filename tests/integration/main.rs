@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod converge;
 mod core_modules;
+mod fast_paths;
 mod pki_etcd;
 mod pki_playbook;
 mod terraform_errors;

@@ -62,7 +62,6 @@ fn converge(module: &str, args: serde_json::Value) -> bool {
     };
     for step in &plan.steps {
         match step {
-            Step::Exec { cmd, .. } => assert!(sh(cmd).success(), "{cmd:?}"),
             Step::Write(w) => {
                 use std::os::unix::fs::PermissionsExt;
                 let bytes = match &w.content {
@@ -75,6 +74,10 @@ fn converge(module: &str, args: serde_json::Value) -> bool {
                     std::fs::Permissions::from_mode(w.mode.unwrap_or(0o644)),
                 )
                 .unwrap();
+            }
+            s => {
+                let cmd = s.command().expect("a command");
+                assert!(sh(&cmd).success(), "{cmd:?}")
             }
         }
     }

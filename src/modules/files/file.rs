@@ -349,7 +349,15 @@ impl File {
                             .push(Change::new(path, what).from_to("absent", v));
                     }
                 }
-                plan.steps.push(Step::exec(self.mkdirs(path)));
+                plan.steps
+                    .push(if self.owner.is_none() && self.group.is_none() {
+                        Step::MakeDirs {
+                            path: path.to_string(),
+                            mode: self.mode.map(|m| m.0),
+                        }
+                    } else {
+                        Step::exec(self.mkdirs(path))
+                    });
             }
             Kind::Dir => {
                 self.attr_plan(path, st, plan);
@@ -368,21 +376,12 @@ impl File {
         Ok(())
     }
 
-    /// `mkdir -p`, with the mode and owner set on every folder it creates (Ansible
-    /// sets them on each new parent too, not only on the last one).
+    /// `mkdir -p`, with the mode and owner set on every folder it creates.
     fn mkdirs(&self, path: &str) -> Cmd {
-        let mode = self
-            .mode
-            .map(|m| format!("{:05o}", m.0))
-            .unwrap_or_default();
-        Cmd::script(
-            "set -e; p={}; m={}; o={}; case $p in /*) d=/ ;; *) d= ;; esac; \
-             IFS=/; set -f; set -- $p; unset IFS; set +f; \
-             for c in \"$@\"; do [ -n \"$c\" ] || continue; d=$d$c; \
-             if [ ! -e \"$d\" ]; then mkdir -- \"$d\"; \
-             if [ -n \"$m\" ]; then chmod \"$m\" -- \"$d\"; fi; \
-             if [ -n \"$o\" ]; then chown \"$o\" -- \"$d\"; fi; fi; d=$d/; done",
-            &[&path, &mode, &owner_spec(&self.owner, &self.group)],
+        super::mkdirs_cmd(
+            path,
+            self.mode.map(|m| m.0),
+            &owner_spec(&self.owner, &self.group),
         )
     }
 
@@ -494,6 +493,27 @@ impl Module for File {
     }
 
     fn plan(&self, _ctx: &Ctx, probed: &[Output]) -> ModResult<Planned> {
+        let mut planned = self.plan_steps(probed)?;
+        if let Planned::Done(plan) = &mut planned {
+            // Every step acts on the path, or (following a link) on where it leads.
+            let mut reach = vec![self.path.clone()];
+            if let Some(o) = probed.get(REAL) {
+                reach.push(o.stdout_str().trim_end_matches('\n').to_string());
+            }
+            if self.state == Some(State::Link) {
+                if let Some(info) = probed.get(THIRD).map(parse_link_info) {
+                    reach.push(info.real);
+                }
+            }
+            reach.retain(|p| !p.is_empty());
+            plan.touches = Some(reach);
+        }
+        Ok(planned)
+    }
+}
+
+impl File {
+    fn plan_steps(&self, probed: &[Output]) -> ModResult<Planned> {
         self.check_args()?;
         let path = self.path.as_str();
         let st = fileprobe::parse(path, &probed[MAIN])?;

@@ -99,6 +99,7 @@ pub fn plan_put(
         plan.steps.extend(attr_steps(path, attrs, &attr_changes));
         plan.changes.extend(attr_changes);
     }
+    plan.touches = Some(vec![path.to_string()]);
     Ok(Planned::Done(plan))
 }
 
@@ -174,4 +175,19 @@ pub fn attr_steps(path: &str, attrs: &Attrs, changes: &[Change]) -> Vec<Step> {
         steps.push(Step::exec(Cmd::new("chown").arg(spec).arg("--").arg(path)));
     }
     steps
+}
+
+/// `mkdir -p`, with the mode and owner set on every folder it creates (Ansible sets
+/// them on each new parent too, not only on the last one).
+pub fn mkdirs_cmd(path: &str, mode: Option<u32>, owner: &str) -> Cmd {
+    let mode = mode.map(|m| format!("{m:05o}")).unwrap_or_default();
+    Cmd::script(
+        "set -e; p={}; m={}; o={}; case $p in /*) d=/ ;; *) d= ;; esac; \
+         IFS=/; set -f; set -- $p; unset IFS; set +f; \
+         for c in \"$@\"; do [ -n \"$c\" ] || continue; d=$d$c; \
+         if [ ! -e \"$d\" ]; then mkdir -- \"$d\"; \
+         if [ -n \"$m\" ]; then chmod \"$m\" -- \"$d\"; fi; \
+         if [ -n \"$o\" ]; then chown \"$o\" -- \"$d\"; fi; fi; d=$d/; done",
+        &[&path, &mode, &owner],
+    )
 }

@@ -69,7 +69,8 @@ pub fn apply_here(plan: &Plan) {
     use std::os::unix::fs::PermissionsExt;
     for s in &plan.steps {
         match s {
-            Step::Exec { cmd, .. } => {
+            Step::Exec { .. } | Step::MakeDirs { .. } => {
+                let cmd = &s.command().expect("a command");
                 let o = sh(cmd);
                 assert!(o.success(), "step {cmd:?} failed: {}", o.stderr_str());
             }

@@ -186,13 +186,13 @@ mod tests {
             .steps
             .iter()
             .map(|s| match s {
-                Step::Exec { cmd, .. } => cmd.to_string_lossy(),
                 Step::Write(w) => format!(
                     "write {} {:o} {}",
                     w.path,
                     w.mode.unwrap(),
                     matches!(w.content, Content::Secret(_))
                 ),
+                s => s.command().expect("a command").to_string_lossy(),
             })
             .collect();
         assert_eq!(

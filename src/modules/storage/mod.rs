@@ -140,8 +140,8 @@ pub(crate) mod testutil {
         plan.steps
             .iter()
             .map(|s| match s {
-                Step::Exec { cmd, .. } => cmd.to_string_lossy(),
                 Step::Write(w) => format!("write {}", w.path),
+                s => s.command().expect("a command").to_string_lossy(),
             })
             .collect()
     }

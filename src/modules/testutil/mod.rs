@@ -100,7 +100,9 @@ pub fn step_lines(plan: &Plan) -> Vec<String> {
     plan.steps
         .iter()
         .map(|s| match s {
-            super::Step::Exec { cmd, .. } => cmd.to_string_lossy(),
+            s @ (super::Step::Exec { .. } | super::Step::MakeDirs { .. }) => {
+                s.command().expect("a command").to_string_lossy()
+            }
             super::Step::Write(w) => format!(
                 "write {} {}",
                 w.path,

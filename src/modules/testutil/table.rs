@@ -110,8 +110,8 @@ pub fn steps(plan: &Plan) -> Vec<String> {
     plan.steps
         .iter()
         .map(|s| match s {
-            Step::Exec { cmd, .. } => cmd.to_string_lossy(),
             Step::Write(w) => format!("write {}", w.path),
+            s => s.command().expect("a command").to_string_lossy(),
         })
         .collect()
 }
