@@ -282,6 +282,8 @@ def main():
     ap.add_argument("--peers-max", type=int, default=50, help="skip Ansible/pyinfra above this many hosts")
     ap.add_argument("--big", type=int, default=500, help="windlass alone at this many hosts (0: skip)")
     ap.add_argument("--tasks", type=int, default=200, help="windlass alone, 1 host, this many tasks (0: skip)")
+    ap.add_argument("--extras", type=int, default=50,
+                    help="windlass alone at this many hosts: connect-only runs and drift --serve runs (0: skip)")
     ap.add_argument("--tools", default="windlass,ansible,pyinfra")
     ap.add_argument("--repeat", type=int, default=1, help="windlass runs per figure (the best is kept)")
     ap.add_argument("--json", default=os.path.join(HERE, "out", "results.json"), help="where to write all figures")
@@ -379,6 +381,8 @@ def main():
                     f"{k} {v[0]:.2f}s (cpu {v[1]:.2f}s, host cpu {v[3]:.2f}s, {v[2]:.0f} MB)" for k, v in res.items()))
             finally:
                 hosts.down()
+        if args.extras:
+            report["extras"] = extras(args.extras, work)
     finally:
         report["machine"]["load_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
@@ -388,6 +392,43 @@ def main():
             log(f"# work folder kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+CONNECT_ONLY = """- hosts: all
+  gather_facts: false
+  tasks:
+    - command: "true"
+      changed_when: false
+"""
+
+
+def extras(n, work):
+    """What bounds a one-shot run here: a run that only connects and runs `true` on
+    every host (fresh SSH connections, as every one-shot run makes), and the drift
+    job as `drift --serve` runs it, keeping its connections from run to run."""
+    with open(os.path.join(work, "connect-only.yml"), "w") as f:
+        f.write(CONNECT_ONLY)
+    hosts = Hosts(n, work)
+    try:
+        hosts.reset_roots()
+        cmd = [WINDLASS, "converge", "-i", hosts.inventory, "-f", str(n)]
+        conn = min((timed(cmd + ["connect-only.yml"], cwd=work, hosts=hosts) for _ in range(3)),
+                   key=lambda r: r[0])
+        timed(cmd + ["site.yml"], cwd=work, hosts=hosts)
+        runs = 5
+        p = subprocess.run([WINDLASS, "drift", "-i", hosts.inventory, "site.yml", "-f", str(n),
+                            "--serve", "127.0.0.1:0", "--interval", "1s", "--max-runs", str(runs)],
+                           cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        secs = [float(m) for m in re.findall(r"^drift run \d+: .* ([0-9.]+)s$", p.stderr, re.M)]
+        if len(secs) != runs:
+            raise SystemExit(f"drift --serve printed {len(secs)} runs: {p.stderr[-2000:]}")
+        later = sorted(secs[1:])
+        log(f"windlass alone, N={n}: connect and run `true` only {conn[0]:.2f}s (host cpu {conn[3]:.2f}s); "
+            f"drift --serve: first run {secs[0]:.2f}s, later runs (connections kept) "
+            f"median {later[len(later) // 2]:.2f}s, best {later[0]:.2f}s")
+        return {"n": n, "connect_only": conn[:4], "serve_runs": secs}
+    finally:
+        hosts.down()
 
 
 def print_table(rows):

@@ -242,7 +242,7 @@ pub async fn run(args: DriftArgs) -> Exit {
             eprintln!("ERROR: {e}");
         }
         eprintln!(
-            "drift run {runs}: {} hosts, {} drifted, {} unreachable, {} failed, {:.1}s",
+            "drift run {runs}: {} hosts, {} drifted, {} unreachable, {} failed, {:.2}s",
             run.hosts.len(),
             run.drifted().len(),
             run.unreachable.len(),

@@ -11,38 +11,55 @@
 use crate::modules::fileprobe;
 use crate::transport::{Cmd, Output};
 
-/// A batch of commands as one script. File probes (the probe most tasks run) are
-/// answered together by one `fileprobe::many` section when there are several.
+/// A batch of commands as one script. File probes and link resolutions (what most
+/// tasks ask) are answered together by one `fileprobe::combined` section when
+/// there are several.
 pub struct Batch {
     n: usize,
     /// Indexes of the commands run as themselves, in script order.
     plain: Vec<usize>,
-    /// Indexes of the file probes answered together (empty: none combined).
+    /// Indexes of the file probes and of the resolutions answered together (both
+    /// empty: none combined).
     probes: Vec<usize>,
+    resolves: Vec<usize>,
     script: Framed,
 }
 
 impl Batch {
     pub fn new(cmds: &[Cmd]) -> Batch {
-        let paths: Vec<Option<Vec<u8>>> = cmds.iter().map(fileprobe::probe_path).collect();
-        let nprobes = paths.iter().filter(|q| q.is_some()).count();
-        if nprobes < 2 {
+        let probe: Vec<Option<Vec<u8>>> = cmds.iter().map(fileprobe::probe_path).collect();
+        let resolve: Vec<Option<Vec<u8>>> = cmds
+            .iter()
+            .zip(&probe)
+            .map(|(c, p)| p.is_none().then(|| fileprobe::resolved_path(c)).flatten())
+            .collect();
+        let combined = probe.iter().chain(&resolve).filter(|q| q.is_some()).count();
+        if combined < 2 {
             return Batch {
                 n: cmds.len(),
                 plain: (0..cmds.len()).collect(),
                 probes: vec![],
+                resolves: vec![],
                 script: script(cmds),
             };
         }
-        let (probes, plain): (Vec<usize>, Vec<usize>) =
-            (0..cmds.len()).partition(|i| paths[*i].is_some());
-        let paths: Vec<Vec<u8>> = paths.into_iter().flatten().collect();
+        let pick = |q: &[Option<Vec<u8>>]| -> Vec<usize> {
+            (0..cmds.len()).filter(|i| q[*i].is_some()).collect()
+        };
+        let (probes, resolves) = (pick(&probe), pick(&resolve));
+        let plain: Vec<usize> = (0..cmds.len())
+            .filter(|i| probe[*i].is_none() && resolve[*i].is_none())
+            .collect();
         let mut run: Vec<Cmd> = plain.iter().map(|i| cmds[*i].clone()).collect();
-        run.push(fileprobe::many(&paths));
+        run.push(fileprobe::combined(
+            &probe.into_iter().flatten().collect::<Vec<_>>(),
+            &resolve.into_iter().flatten().collect::<Vec<_>>(),
+        ));
         Batch {
             n: cmds.len(),
             plain,
             probes,
+            resolves,
             script: script(&run),
         }
     }
@@ -51,16 +68,19 @@ impl Batch {
         &self.script.cmd
     }
 
-    /// One output per command, in the order given; None for a file probe the
-    /// combined section could not answer (run it on its own to hear why).
+    /// One output per command, in the order given; None for a probe the combined
+    /// section could not answer (run it on its own to hear why).
     pub fn parse(&self, out: &Output) -> Result<Vec<Option<Output>>, String> {
-        let extra = usize::from(!self.probes.is_empty());
+        let extra = !self.probes.is_empty() || !self.resolves.is_empty();
         let mut outs = self.script.parse(out)?;
         let mut all: Vec<Option<Output>> = (0..self.n).map(|_| None).collect();
-        if extra == 1 {
+        if extra {
             let combined = outs.pop().expect("the combined section's output");
-            if let Some(each) = fileprobe::many_outputs(self.probes.len(), &combined) {
-                for (i, o) in self.probes.iter().zip(each) {
+            if let Some((probed, resolved)) =
+                fileprobe::combined_outputs(self.probes.len(), self.resolves.len(), &combined)
+            {
+                let answered = self.probes.iter().zip(probed);
+                for (i, o) in answered.chain(self.resolves.iter().zip(resolved)) {
                     all[*i] = Some(o);
                 }
             }
@@ -76,10 +96,18 @@ impl Batch {
 pub struct Framed {
     pub cmd: Cmd,
     n: usize,
-    mark: String,
+    /// None: one command, run as it is (no subshell, no markers).
+    mark: Option<String>,
 }
 
 pub fn script(cmds: &[Cmd]) -> Framed {
+    if let [one] = cmds {
+        return Framed {
+            cmd: one.clone(),
+            n: 1,
+            mark: None,
+        };
+    }
     let b: [u8; 16] = rand::random();
     let mark: String = b.iter().map(|x| format!("{x:02x}")).collect();
     let mut s = Vec::new();
@@ -98,24 +126,27 @@ pub fn script(cmds: &[Cmd]) -> Framed {
     Framed {
         cmd: Cmd::from_bytes(s),
         n: cmds.len(),
-        mark,
+        mark: Some(mark),
     }
 }
 
 impl Framed {
     /// One output per command, in order.
     pub fn parse(&self, out: &Output) -> Result<Vec<Output>, String> {
+        let Some(mark) = &self.mark else {
+            return Ok(vec![out.clone()]);
+        };
         let ended = || {
             format!(
                 "batched probe output ended early: {}",
                 out.stderr_str().trim()
             )
         };
-        let err_mark = format!("\n{}\n", self.mark);
+        let err_mark = format!("\n{mark}\n");
         let (mut rest, mut errs) = (&out.stdout[..], &out.stderr[..]);
         let mut outs = Vec::with_capacity(self.n);
         for i in 0..self.n {
-            let mark = format!("\n{} {i} ", self.mark);
+            let mark = format!("\n{mark} {i} ");
             let at = find(rest, mark.as_bytes()).ok_or_else(ended)?;
             let stdout = rest[..at].to_vec();
             rest = &rest[at + mark.len()..];
@@ -190,6 +221,20 @@ mod tests {
         assert_eq!(outs[3].status, Some(1));
     }
 
+    /// One command runs as it is: no subshell, no markers.
+    #[test]
+    fn one_command_is_not_framed() {
+        let one = Cmd::new("stat").arg("/");
+        let framed = script(std::slice::from_ref(&one));
+        assert_eq!(framed.cmd, one);
+        let out = Output {
+            status: Some(0),
+            stdout: b"x".to_vec(),
+            stderr: vec![],
+        };
+        assert_eq!(framed.parse(&out).unwrap(), [out]);
+    }
+
     /// Output cut before the last marker (a lost connection) is an error, not a
     /// shorter answer.
     #[tokio::test]
@@ -229,9 +274,15 @@ mod tests {
             .iter()
             .map(|n| fileprobe::probe(&d.join(n).to_string_lossy()))
             .collect();
+        cmds.extend(
+            names
+                .iter()
+                .map(|n| fileprobe::resolved(&d.join(n).to_string_lossy())),
+        );
         cmds.insert(2, Cmd::raw_shell("echo other; exit 4"));
         let batch = Batch::new(&cmds);
         assert_eq!(batch.probes.len(), names.len());
+        assert_eq!(batch.resolves.len(), names.len());
         let out = LocalConnection
             .exec(batch.script().as_bytes(), None)
             .await

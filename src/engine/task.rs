@@ -1027,24 +1027,13 @@ impl PlayRt<'_> {
             )
             .map_err(Outcome::failed)?;
         let conn = self.connection(&target, &ep).await?;
-        // The real place of every probed path, in the same round trip: what lets the
-        // first change on the host keep the answers it cannot have reached. A check
-        // run changes nothing, so it has no use for them.
-        let paths = match self.opts.check {
-            true => vec![],
-            false => probe_cache::probed_paths(&cmds),
-        };
-        let mut all = cmds.clone();
-        if !paths.is_empty() {
-            all.push(probe_cache::realpath_cmd(&paths));
-        }
-        let mut outs = run_batch(&conn, &all, self.opts.command_timeout)
+        // No real paths yet: most runs change nothing and would not use them. The
+        // first change on the host drops every answer, and the probe after it asks
+        // for them again with their real paths.
+        let outs = run_batch(&conn, &cmds, self.opts.command_timeout)
             .await
             .map_err(|e| self.transport_failure(&target, e))?;
-        let real = match paths.is_empty() {
-            true => Default::default(),
-            false => probe_cache::parse_realpaths(&paths, &outs.pop().expect("realpath answer")),
-        };
+        let real = Default::default();
         self.probe_cache.fill(&target, cmds, outs, real);
         Ok(())
     }

@@ -69,6 +69,61 @@ fn word_in(template: &str, cmd: &[u8]) -> Option<Vec<u8>> {
     crate::transport::cmd::unquote(word)
 }
 
+/// The path of a [`resolved`] command, so a batch can answer many of them with
+/// shell builtins alone ([`combined`]).
+pub fn resolved_path(cmd: &Cmd) -> Option<Vec<u8>> {
+    word_in(RESOLVED, cmd.as_bytes())
+}
+
+/// One script answering [`resolved`] for `resolves` and [`probe`] for `probes`:
+/// `r=`, each resolved path followed by a NUL, a newline, then [`many`]'s output.
+/// Only symlinks start a process (`readlink`).
+pub fn combined(probes: &[Vec<u8>], resolves: &[Vec<u8>]) -> Cmd {
+    let r = Cmd::with_words(
+        resolves,
+        &[
+            "printf r=; for p do if [ -L \"$p\" ]; then readlink -f -z -- \"$p\" || exit 1; \
+           else printf '%s\\0' \"$p\"; fi; done; echo",
+        ],
+    );
+    if probes.is_empty() {
+        r
+    } else {
+        r.then(many(probes))
+    }
+}
+
+/// The outputs of [`combined`]: each probe's and each resolved path's as the
+/// commands alone print them; None when it does not add up.
+pub fn combined_outputs(
+    probes: usize,
+    resolves: usize,
+    out: &Output,
+) -> Option<(Vec<Output>, Vec<Output>)> {
+    if !out.success() || !out.stderr.is_empty() {
+        return None;
+    }
+    let ok = |stdout: Vec<u8>| Output {
+        status: Some(0),
+        stdout,
+        stderr: vec![],
+    };
+    let mut rest = out.stdout.strip_prefix(b"r=")?;
+    let mut resolved = Vec::with_capacity(resolves);
+    for _ in 0..resolves {
+        let at = rest.iter().position(|b| *b == 0)?;
+        resolved.push(ok([&rest[..at], b"\n"].concat()));
+        rest = &rest[at + 1..];
+    }
+    let rest = rest.strip_prefix(b"\n")?;
+    let probed = match probes {
+        0 if rest.is_empty() => vec![],
+        0 => return None,
+        n => many_outputs(n, &ok(rest.to_vec()))?,
+    };
+    Some((probed, resolved))
+}
+
 /// The path of a [`probe`] command, so a batch can answer many probes with a few
 /// processes ([`many`]). None for anything else (a probe wrapped for `become`
 /// included).

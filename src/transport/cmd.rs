@@ -136,6 +136,13 @@ impl Cmd {
         Cmd(bytes)
     }
 
+    /// `self`, then `next` on its own line, whatever `self` returned.
+    pub fn then(mut self, next: Cmd) -> Self {
+        self.0.push(b'\n');
+        self.0.extend(next.0);
+        self
+    }
+
     /// `self && next`
     pub fn and(mut self, next: Cmd) -> Self {
         self.0.extend_from_slice(b" && ");

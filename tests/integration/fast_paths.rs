@@ -55,9 +55,8 @@ fn cold_converge_starts_no_process_per_file_and_ends_as_the_script_does() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let used = [&fast, &plain].map(|h| hosts.lab.command_count(h));
     // 11 files and 3 folders. With SFTP: the play's batched probe, the SFTP
-    // session, and one probe again after the first new folder (the batch holds no
-    // real path for what was missing then... see probe_cache.rs); without it, a
-    // command per file on top.
+    // session, and the probe again after the first change (which asks for the real
+    // paths too: see engine/probe_cache.rs); without SFTP, a command per file on top.
     assert!(
         used[0] - before[0] <= 4,
         "{} sessions on {fast}",
