@@ -2,20 +2,21 @@
 //! a change on the host leaves valid.
 //!
 //! A write to `/etc/app/a.conf` cannot change what a probe of `/etc/app/b.conf`
-//! answers, so after a change only the answers about the changed path, the folders
-//! above it and everything below it are dropped; the rest still stands. Without
-//! this every task after the first change on a host probed again on its own: one
-//! session and a few processes per task on a cold converge.
+//! answers, so after a file write or a new folder only the answers about that path
+//! and the folders above it are dropped; the rest still stands. Without this every
+//! task after the first change on a host probed again on its own: one session and a
+//! few processes per task on a cold converge.
 //!
 //! It has to stay exact, so anything it cannot account for drops every answer of
-//! the host: a step whose reach the module did not declare (a command, a package),
-//! a changed path that is relative, has `..` or runs through a symlink (its real
-//! place is elsewhere), a cached answer whose real path is not known, and the
-//! files that name owners and groups (they change what every `stat` prints).
-//! Real paths come from one `realpath -m` over every probed path, run in the same
-//! round trip as the probes. A chmod or chown of a file with a second hard link
-//! reaches that other name too; probes do not see link counts, so that case (rare
-//! in configuration) is not caught.
+//! the host: a command step (a chmod reaches every hard link of a file, an `rm -rf`
+//! every symlink chain through a folder), a change made with `become` (real paths
+//! are taken as the login user), a changed path that is relative, has `..` or runs
+//! through a symlink, and the files that name owners and groups (they change what
+//! every `stat` prints). Answers about a path that runs through a symlink, or whose
+//! real path is not known, go at every change. Real paths come from one
+//! `realpath -m` over the probed paths, asked for with the probes after the first
+//! change. A write replaces the file with a new one (a rename), so other hard
+//! links keep their old content and their answers stay right.
 
 use crate::modules::{fileprobe, Plan, Step};
 use crate::transport::{Cmd, Output};
@@ -29,12 +30,19 @@ struct HostProbes {
     asked: Vec<Cmd>,
     /// Something changed on the host: from now on real paths are worth asking for.
     changed: bool,
+    /// Bumped by every change, before and after its steps: answers asked for
+    /// across a change (another host's task delegated here) are not kept.
+    generation: u64,
     /// Probed path, as written in the task, to its real path on the host.
     real: HashMap<String, String>,
 }
 
 #[derive(Default)]
 pub struct ProbeCache(Mutex<HashMap<String, HostProbes>>);
+
+/// Dropped answers asked for again at once, at most: a batch must stay well under
+/// the host's limit on one command's length (128 KiB on Linux).
+pub const REASK_MAX: usize = 256;
 
 /// Files whose change alters what `stat` prints for every path (owner and group
 /// names), so a change there drops every answer.
@@ -50,16 +58,22 @@ impl ProbeCache {
             .collect()
     }
 
-    /// Keep the answers of one batch; `real` from [`realpath_cmd`]'s answer.
+    /// Keep the answers of one batch asked for at `generation` (from [`Self::stale`]);
+    /// `real` from [`realpath_cmd`]'s answer. Nothing is kept when the host changed
+    /// meanwhile.
     pub fn fill(
         &self,
         target: &str,
+        generation: u64,
         cmds: Vec<Cmd>,
         outs: Vec<Output>,
         real: HashMap<String, String>,
     ) {
         let mut cache = self.0.lock().expect("cache lock");
         let hp = cache.entry(target.to_string()).or_default();
+        if hp.generation != generation {
+            return;
+        }
         for (c, o) in cmds.into_iter().zip(outs) {
             if !hp.answers.contains_key(c.as_bytes()) && !hp.asked.contains(&c) {
                 hp.asked.push(c.clone());
@@ -69,20 +83,27 @@ impl ProbeCache {
         hp.real.extend(real);
     }
 
-    /// The probes asked before whose answers a change dropped, and whether the host
-    /// has changed (so their real paths are worth asking for too).
-    pub fn stale(&self, target: &str) -> (Vec<Cmd>, bool) {
-        let cache = self.0.lock().expect("cache lock");
-        let Some(hp) = cache.get(target) else {
-            return (vec![], false);
-        };
+    /// The probes asked before whose answers a change dropped (those a later change
+    /// can keep, at most [`REASK_MAX`]), whether the host has changed (so their real
+    /// paths are worth asking for too), and the generation to [`Self::fill`] with.
+    pub fn stale(&self, target: &str) -> (Vec<Cmd>, bool, u64) {
+        let mut cache = self.0.lock().expect("cache lock");
+        let hp = cache.entry(target.to_string()).or_default();
         let stale = hp
             .asked
             .iter()
             .filter(|c| !hp.answers.contains_key(c.as_bytes()))
+            .filter(|c| fileprobe::path_of(c.as_bytes()).is_some())
+            .take(REASK_MAX)
             .cloned()
             .collect();
-        (stale, hp.changed)
+        (stale, hp.changed, hp.generation)
+    }
+
+    /// The generation of `target`'s answers now, to [`Self::fill`] with.
+    pub fn generation(&self, target: &str) -> u64 {
+        let cache = self.0.lock().expect("cache lock");
+        cache.get(target).map(|hp| hp.generation).unwrap_or(0)
     }
 
     /// Something changed on `target`: `touched` are the paths the change could
@@ -91,6 +112,7 @@ impl ProbeCache {
         let mut cache = self.0.lock().expect("cache lock");
         let hp = cache.entry(target.to_string()).or_default();
         hp.changed = true;
+        hp.generation += 1;
         let Some(touched) = touched.and_then(|t| places(hp, t)) else {
             hp.answers.clear();
             hp.real.clear();
@@ -106,11 +128,12 @@ impl ProbeCache {
                 return false;
             };
             match real.get(&path) {
-                Some(r) => !related(&path) && !related(r),
+                Some(r) => Some(r) == normal(&path).as_ref() && !related(r),
                 None => false,
             }
         });
-        hp.real.retain(|p, r| !related(p) && !related(r));
+        // Real paths stay: a file written or a folder made is no symlink, so no
+        // path's real place moves (commands, which could, drop everything above).
     }
 }
 
@@ -217,35 +240,29 @@ pub fn parse_realpaths(paths: &[String], out: &Output) -> HashMap<String, String
 
 /// The paths a plan's steps can change, or None when a step's reach is unknown: a
 /// file write or a new folder reaches its path (and, keeping a backup beside it,
-/// its folder with all in it); a command what the module declared, and all below.
+/// its folder with all in it); a command anything.
 pub fn reach(plan: &Plan) -> Option<Vec<Reach>> {
     let node = |p: &str| Reach {
         path: p.to_string(),
         below: false,
     };
     let mut out = vec![];
-    let mut commands = false;
     for step in &plan.steps {
         match step {
             Step::Write(w) => {
                 out.push(node(&w.path));
                 if w.backup {
                     let parent = std::path::Path::new(&w.path).parent()?;
-                    out.push(node(parent.to_str()?));
-                    out.last_mut().expect("just pushed").below = true;
+                    out.push(Reach {
+                        path: parent.to_str()?.to_string(),
+                        below: true,
+                    });
                 }
             }
             Step::MakeDirs { path, .. } => out.push(node(path)),
-            Step::Exec { .. } => commands = true,
+            Step::Exec { .. } => return None,
         }
     }
-    if !commands {
-        return Some(out);
-    }
-    out.extend(plan.touches.as_ref()?.iter().map(|p| Reach {
-        path: p.clone(),
-        below: true,
-    }));
     Some(out)
 }
 
@@ -273,7 +290,7 @@ mod tests {
         for (p, r) in links {
             real.insert(p.to_string(), r.to_string());
         }
-        c.fill("h", cmds, outs, real);
+        c.fill("h", 0, cmds, outs, real);
         c
     }
 
@@ -312,16 +329,42 @@ mod tests {
         c.forget("h", Some(&all("/var/x/")));
         assert_eq!(kept(&c, ALL), ["/etc/app/b.conf", "/etc/application"]);
         // What was dropped is asked again at the next miss, real paths included.
-        let (stale, changed) = c.stale("h");
+        let (stale, changed, _) = c.stale("h");
         let stale: Vec<Vec<u8>> = stale.iter().filter_map(fileprobe::probe_path).collect();
         assert_eq!(
             stale,
             [&b"/etc"[..], b"/etc/app", b"/etc/app/a.conf", b"/var/x"]
         );
         assert!(changed);
-        // A change whose real place was dropped with it drops everything.
+        // The same place changed again: its real path is still known.
         c.forget("h", Some(&all("/etc/app")));
-        assert!(kept(&c, ALL).is_empty());
+        assert_eq!(kept(&c, ALL), ["/etc/application"]);
+    }
+
+    /// Answers asked for before a change and filled after it are not kept: another
+    /// host's task (delegated here) may have asked while this one changed things.
+    #[test]
+    fn answers_from_across_a_change_are_not_kept() {
+        let c = cache(&["/a"], &[]);
+        let before = c.generation("h");
+        c.forget("h", Some(&all("/a")));
+        c.fill(
+            "h",
+            before,
+            vec![fileprobe::probe("/b")],
+            vec![out("b")],
+            HashMap::new(),
+        );
+        assert!(c.hits("h", &[fileprobe::probe("/b")]).is_none());
+        let now = c.generation("h");
+        c.fill(
+            "h",
+            now,
+            vec![fileprobe::probe("/b")],
+            vec![out("b")],
+            HashMap::new(),
+        );
+        assert!(c.hits("h", &[fileprobe::probe("/b")]).is_some());
     }
 
     /// A folder made where there was none: what was absent below it still is.
@@ -345,7 +388,7 @@ mod tests {
     }
 
     /// Which steps reach where: writes and new folders their own path, commands
-    /// what the module declared (and all below), undeclared commands anything.
+    /// anything.
     #[test]
     fn reach_of_steps() {
         use crate::modules::{Content, FileWrite};
@@ -372,8 +415,6 @@ mod tests {
         plan.steps
             .push(Step::exec(Cmd::new("chmod").arg("0644").arg("/x")));
         assert_eq!(reach(&plan), None);
-        plan.touches = Some(vec!["/x".into()]);
-        assert_eq!(reach(&plan).unwrap().last().unwrap(), &all("/x")[0]);
     }
 
     #[test]

@@ -777,17 +777,24 @@ impl PlayRt<'_> {
                     Err(o) => return o,
                 },
             };
-            self.probe_cache
-                .forget(target, probe_cache::reach(&plan).as_deref());
-            let outs = match run_steps(
+            // Real paths are the login user's: a change made as someone else may
+            // reach where they do not show. Forgotten before the steps (nothing may
+            // answer from before them) and after (nor from while they ran).
+            let reach = match become_ {
+                None => probe_cache::reach(&plan),
+                Some(_) => None,
+            };
+            self.probe_cache.forget(target, reach.as_deref());
+            let ran = run_steps(
                 &c,
                 &plan.steps,
                 &wrap,
                 become_.is_none(),
                 self.opts.command_timeout,
             )
-            .await
-            {
+            .await;
+            self.probe_cache.forget(target, reach.as_deref());
+            let outs = match ran {
                 Ok(Ok(outs)) => outs,
                 Ok(Err(StepFailure { msg, outputs })) => {
                     failure = Some(msg);
@@ -898,7 +905,7 @@ impl PlayRt<'_> {
         }
         // A miss: ask again, in the same round trip, every answer of the play's
         // batch that a change dropped, so the tasks after this one find theirs.
-        let (mut ask, want_real) = self.probe_cache.stale(target);
+        let (mut ask, want_real, generation) = self.probe_cache.stale(target);
         for c in &wrapped {
             if !ask.contains(c) {
                 ask.push(c.clone());
@@ -922,7 +929,7 @@ impl PlayRt<'_> {
             .iter()
             .map(|c| outs[ask.iter().position(|a| a == c).expect("asked")].clone())
             .collect();
-        self.probe_cache.fill(target, ask, outs, real);
+        self.probe_cache.fill(target, generation, ask, outs, real);
         Ok(mine)
     }
 
@@ -1027,6 +1034,7 @@ impl PlayRt<'_> {
             )
             .map_err(Outcome::failed)?;
         let conn = self.connection(&target, &ep).await?;
+        let generation = self.probe_cache.generation(&target);
         // No real paths yet: most runs change nothing and would not use them. The
         // first change on the host drops every answer, and the probe after it asks
         // for them again with their real paths.
@@ -1034,7 +1042,7 @@ impl PlayRt<'_> {
             .await
             .map_err(|e| self.transport_failure(&target, e))?;
         let real = Default::default();
-        self.probe_cache.fill(&target, cmds, outs, real);
+        self.probe_cache.fill(&target, generation, cmds, outs, real);
         Ok(())
     }
 }

@@ -201,10 +201,6 @@ pub struct Plan {
     /// The steps run commands chosen by the operator (`command`, `shell`): in check
     /// mode the task is skipped, as Ansible does, unless `check_mode: false`.
     pub runs_operator_command: bool,
-    /// The paths the `Exec` steps can change, each with everything below it (so
-    /// probe answers about other paths stay valid); None when they could change
-    /// anything. `Write` steps speak for themselves.
-    pub touches: Option<Vec<String>>,
 }
 
 impl Plan {

@@ -163,6 +163,31 @@ fn a_change_through_a_symlink_or_a_command_is_seen_by_the_tasks_after_it() {
     assert!(root.join("link").is_symlink(), "the link is still a link");
 }
 
+/// A file where a folder should go: the SFTP path gives up (it must not go round in
+/// circles) and the script reports the host's own words; the other host is fine.
+#[test]
+fn a_file_in_the_way_of_a_new_folder_fails_that_host_with_the_reason() {
+    let hosts = Hosts::start(2);
+    let names = hosts.names();
+    std::fs::write(hosts.root(&names[0]).join("blocker"), "a file\n").unwrap();
+    let s = Scratch::new();
+    let site = s.write(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ root }}/blocker/sub", state: directory, mode: "0750"}
+"#,
+    );
+    let started = std::time::Instant::now();
+    let out = windlass(&["converge", "-i", &hosts.inventory(), &site]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Not a directory"), "{}", out.stdout);
+    assert_eq!(mode_of(&hosts.root(&names[1]).join("blocker/sub")), 0o750);
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     let mut todo = vec![dir.to_path_buf()];

@@ -493,22 +493,7 @@ impl Module for File {
     }
 
     fn plan(&self, _ctx: &Ctx, probed: &[Output]) -> ModResult<Planned> {
-        let mut planned = self.plan_steps(probed)?;
-        if let Planned::Done(plan) = &mut planned {
-            // Every step acts on the path, or (following a link) on where it leads.
-            let mut reach = vec![self.path.clone()];
-            if let Some(o) = probed.get(REAL) {
-                reach.push(o.stdout_str().trim_end_matches('\n').to_string());
-            }
-            if self.state == Some(State::Link) {
-                if let Some(info) = probed.get(THIRD).map(parse_link_info) {
-                    reach.push(info.real);
-                }
-            }
-            reach.retain(|p| !p.is_empty());
-            plan.touches = Some(reach);
-        }
-        Ok(planned)
+        self.plan_steps(probed)
     }
 }
 

@@ -99,7 +99,6 @@ pub fn plan_put(
         plan.steps.extend(attr_steps(path, attrs, &attr_changes));
         plan.changes.extend(attr_changes);
     }
-    plan.touches = Some(vec![path.to_string()]);
     Ok(Planned::Done(plan))
 }
 

@@ -132,13 +132,18 @@ impl Sftp {
         }
         let path = path.trim_end_matches('/');
         let s = &self.0;
-        // Folders still to make, deepest last.
+        // Folders still to make, deepest last. Each level is tried at most twice
+        // (before and after its parents), so a file in the way cannot loop.
         let mut todo = vec![path];
+        let mut tries = path.matches('/').count() * 2 + 2;
         while let Some(d) = todo.last().copied() {
             if d.is_empty() {
                 todo.pop();
                 continue;
             }
+            tries = tries
+                .checked_sub(1)
+                .ok_or_else(|| format!("{d}: cannot be made"))?;
             match s.mkdir(d, FileAttributes::empty()).await {
                 Ok(_) => {
                     todo.pop();
@@ -147,23 +152,28 @@ impl Sftp {
                             permissions: Some(m & 0o7777),
                             ..FileAttributes::empty()
                         };
-                        s.setstat(d, perm).await.map_err(|e| format!("{d}: {e}"))?;
+                        if let Err(e) = s.setstat(d, perm).await {
+                            // Undone, so the script makes it again with its mode
+                            // instead of finding it there and leaving it as it is.
+                            let _ = s.rmdir(d).await;
+                            return Err(format!("{d}: {e}"));
+                        }
                     }
                 }
                 Err(Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => {
                     let parent = d.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-                    if parent.is_empty() || todo.len() > 4096 {
+                    if parent.is_empty() {
                         return Err(format!("{d}: {}", st.error_message));
                     }
                     todo.push(parent);
                 }
-                // Already there (`[ -e ]` follows symlinks: a link to a folder
-                // counts), as the script sees it: left as it is.
+                // Already there, as the script's `[ -e ]` sees it (following a
+                // symlink): left as it is if it is a folder.
                 Err(e) => match s.stat(d).await {
-                    Ok(_) => {
+                    Ok(a) if a.attrs.is_dir() => {
                         todo.pop();
                     }
-                    Err(_) => return Err(format!("{d}: {e}")),
+                    _ => return Err(format!("{d}: {e}")),
                 },
             }
         }
