@@ -9,6 +9,8 @@ use std::time::Duration;
 /// A cut connection (or a cancelled exec) closes the remote `cat`'s input early, and
 /// `cat` treats that as a normal end: so the byte count is checked before the rename,
 /// and a short file is refused and removed by the trap instead of replacing the target.
+/// `mv -T` replaces the target itself, like the rename over SFTP: a symlink to a
+/// folder is replaced, not written into, and a folder is refused.
 pub fn write_cmd(w: &FileWrite) -> Cmd {
     let mode = w.mode.map(|m| format!("{m:04o}")).unwrap_or_default();
     let owner = match (&w.owner, &w.group) {
@@ -30,7 +32,7 @@ pub fn write_cmd(w: &FileWrite) -> Cmd {
          else chmod 0644 \"$t\"; fi; \
          if [ -n \"$o\" ]; then chown \"$o\" \"$t\"; fi; \
          if [ \"$b\" = yes ] && [ -e \"$p\" ]; then cp -p -- \"$p\" \"$p.$(date +%Y%m%d%H%M%S).bak\"; fi; \
-         mv -f -- \"$t\" \"$p\"; trap - EXIT",
+         mv -f -T -- \"$t\" \"$p\"; trap - EXIT",
         &[
             &w.path,
             &mode,
@@ -159,6 +161,37 @@ mod tests {
         );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    /// The script and the SFTP rename agree: the target's own name is replaced,
+    /// even when it is a symlink to a folder; a folder in the way is refused.
+    #[tokio::test]
+    async fn write_replaces_a_link_to_a_folder_and_refuses_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("folder")).unwrap();
+        std::os::unix::fs::symlink(d.join("folder"), d.join("link")).unwrap();
+        let write = |name: &str| FileWrite {
+            path: d.join(name).to_string_lossy().into_owned(),
+            content: Content::Plain(b"x\n".to_vec()),
+            mode: Some(0o644),
+            owner: None,
+            group: None,
+            backup: false,
+        };
+        let conn = Connection::Local(LocalConnection);
+        let r = run_steps(&conn, &[Step::Write(write("link"))], &|c| c, true, None)
+            .await
+            .unwrap();
+        assert!(r.is_ok());
+        assert!(!d.join("link").is_symlink());
+        assert_eq!(std::fs::read(d.join("link")).unwrap(), b"x\n");
+        assert_eq!(std::fs::read_dir(d.join("folder")).unwrap().count(), 0);
+        let r = run_steps(&conn, &[Step::Write(write("folder"))], &|c| c, true, None)
+            .await
+            .unwrap();
+        assert!(r.is_err(), "a folder is not written into");
+        assert_eq!(std::fs::read_dir(d.join("folder")).unwrap().count(), 0);
     }
 
     #[tokio::test]
