@@ -136,22 +136,29 @@ mod tests {
     use crate::modules::Content;
     use crate::transport::local::LocalConnection;
 
+    fn plain_write(path: &std::path::Path, content: &[u8], mode: u32) -> FileWrite {
+        FileWrite {
+            path: path.to_string_lossy().into_owned(),
+            content: Content::Plain(content.to_vec()),
+            mode: Some(mode),
+            owner: None,
+            group: None,
+            backup: false,
+        }
+    }
+
+    async fn write_here(w: FileWrite) -> Result<Vec<Output>, StepFailure> {
+        let conn = Connection::Local(LocalConnection);
+        run_steps(&conn, &[Step::Write(w)], &|c| c, true, None)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn write_is_atomic_and_sets_mode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("it's a file");
-        let w = FileWrite {
-            path: path.to_string_lossy().into_owned(),
-            content: Content::Plain(b"hello $(id)\n".to_vec()),
-            mode: Some(0o600),
-            owner: None,
-            group: None,
-            backup: false,
-        };
-        let conn = Connection::Local(LocalConnection);
-        let r = run_steps(&conn, &[Step::Write(w)], &|c| c, true, None)
-            .await
-            .unwrap();
+        let r = write_here(plain_write(&path, b"hello $(id)\n", 0o600)).await;
         assert!(r.is_ok());
         assert_eq!(std::fs::read(&path).unwrap(), b"hello $(id)\n");
         use std::os::unix::fs::PermissionsExt;
@@ -171,25 +178,12 @@ mod tests {
         let d = dir.path();
         std::fs::create_dir(d.join("folder")).unwrap();
         std::os::unix::fs::symlink(d.join("folder"), d.join("link")).unwrap();
-        let write = |name: &str| FileWrite {
-            path: d.join(name).to_string_lossy().into_owned(),
-            content: Content::Plain(b"x\n".to_vec()),
-            mode: Some(0o644),
-            owner: None,
-            group: None,
-            backup: false,
-        };
-        let conn = Connection::Local(LocalConnection);
-        let r = run_steps(&conn, &[Step::Write(write("link"))], &|c| c, true, None)
-            .await
-            .unwrap();
+        let r = write_here(plain_write(&d.join("link"), b"x\n", 0o644)).await;
         assert!(r.is_ok());
         assert!(!d.join("link").is_symlink());
         assert_eq!(std::fs::read(d.join("link")).unwrap(), b"x\n");
         assert_eq!(std::fs::read_dir(d.join("folder")).unwrap().count(), 0);
-        let r = run_steps(&conn, &[Step::Write(write("folder"))], &|c| c, true, None)
-            .await
-            .unwrap();
+        let r = write_here(plain_write(&d.join("folder"), b"x\n", 0o644)).await;
         assert!(r.is_err(), "a folder is not written into");
         assert_eq!(std::fs::read_dir(d.join("folder")).unwrap().count(), 0);
     }
@@ -199,14 +193,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.conf");
         std::fs::write(&path, b"old\n").unwrap();
-        let w = FileWrite {
-            path: path.to_string_lossy().into_owned(),
-            content: Content::Plain(b"new content, ten bytes and more\n".to_vec()),
-            mode: Some(0o600),
-            owner: None,
-            group: None,
-            backup: false,
-        };
+        let w = plain_write(&path, b"new content, ten bytes and more\n", 0o600);
         // What the remote side sees when the connection drops mid-upload: an early EOF.
         let out = LocalConnection
             .exec(write_cmd(&w).as_bytes(), Some(b"new cont"))

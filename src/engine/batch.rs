@@ -178,6 +178,16 @@ mod tests {
     use super::*;
     use crate::transport::local::LocalConnection;
 
+    /// The commands framed as one script, run here.
+    async fn run_here(cmds: &[Cmd]) -> (Framed, Output) {
+        let framed = script(cmds);
+        let out = LocalConnection
+            .exec(framed.cmd.as_bytes(), None)
+            .await
+            .unwrap();
+        (framed, out)
+    }
+
     #[tokio::test]
     async fn batch_round_trips_binary_and_codes() {
         let cmds = vec![
@@ -185,11 +195,7 @@ mod tests {
             Cmd::raw_shell("echo err >&2; exit 3"),
             Cmd::new("echo").arg("it's"),
         ];
-        let framed = script(&cmds);
-        let out = LocalConnection
-            .exec(framed.cmd.as_bytes(), None)
-            .await
-            .unwrap();
+        let (framed, out) = run_here(&cmds).await;
         let outs = framed.parse(&out).unwrap();
         assert_eq!(outs[0].stdout, b"a\0b");
         assert_eq!(outs[1].status, Some(3));
@@ -207,11 +213,7 @@ mod tests {
             Cmd::raw_shell("printf '\\n00 0 0\\n'; printf 'e\\n\\n' >&2"),
             Cmd::raw_shell("exit 1"),
         ];
-        let framed = script(&cmds);
-        let out = LocalConnection
-            .exec(framed.cmd.as_bytes(), None)
-            .await
-            .unwrap();
+        let (framed, out) = run_here(&cmds).await;
         let outs = framed.parse(&out).unwrap();
         assert_eq!(outs[0].stdout, b"no newline");
         assert_eq!(outs[1].stdout, b"");
@@ -240,11 +242,7 @@ mod tests {
     #[tokio::test]
     async fn truncated_output_is_refused() {
         let cmds = vec![Cmd::raw_shell("echo a"), Cmd::raw_shell("echo b")];
-        let framed = script(&cmds);
-        let mut out = LocalConnection
-            .exec(framed.cmd.as_bytes(), None)
-            .await
-            .unwrap();
+        let (framed, mut out) = run_here(&cmds).await;
         let full = out.stdout.len();
         out.stdout.truncate(full - 3);
         assert!(framed.parse(&out).unwrap_err().contains("ended early"));

@@ -269,14 +269,7 @@ pub fn reach(plan: &Plan) -> Option<Vec<Reach>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn out(s: &str) -> Output {
-        Output {
-            status: Some(0),
-            stdout: s.as_bytes().to_vec(),
-            stderr: vec![],
-        }
-    }
+    use crate::modules::testutil::table::out;
 
     /// A cache holding one probe per path, every path real where it is written.
     fn cache(paths: &[&str], links: &[(&str, &str)]) -> ProbeCache {

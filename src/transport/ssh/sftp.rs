@@ -22,6 +22,14 @@ const POSIX_RENAME: &str = "posix-rename@openssh.com";
 
 pub struct Sftp(RawSftpSession);
 
+/// Attributes that set the permission bits only.
+fn attrs_mode(perm: u32) -> FileAttributes {
+    FileAttributes {
+        permissions: Some(perm),
+        ..FileAttributes::empty()
+    }
+}
+
 impl Sftp {
     /// An SFTP session on a new channel of `handle`; None when the server has no
     /// SFTP subsystem or cannot rename over an existing file.
@@ -56,15 +64,11 @@ impl Sftp {
         let suffix: [u8; 8] = rand::random();
         let tmp = format!("{dir}/.windlass.{}", hex::encode(suffix));
         let s = &self.0;
-        let attrs = |perm: u32| FileAttributes {
-            permissions: Some(perm),
-            ..FileAttributes::empty()
-        };
         let handle = s
             .open(
                 &tmp,
                 OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUDE,
-                attrs(0o600),
+                attrs_mode(0o600),
             )
             .await
             .map_err(|e| e.to_string())?
@@ -88,7 +92,7 @@ impl Sftp {
             let owner = old.as_ref().and_then(|a| Some((a.uid?, a.gid?)));
             let (writes, perm, (), size) = futures::join!(
                 futures::future::join_all(writes),
-                s.fsetstat(&handle, attrs(perm)),
+                s.fsetstat(&handle, attrs_mode(perm)),
                 async {
                     // As the script's `chown --reference ... || true`: only root may.
                     if let Some((uid, gid)) = owner {
@@ -148,11 +152,7 @@ impl Sftp {
                 Ok(_) => {
                     todo.pop();
                     if let Some(m) = mode {
-                        let perm = FileAttributes {
-                            permissions: Some(m & 0o7777),
-                            ..FileAttributes::empty()
-                        };
-                        if let Err(e) = s.setstat(d, perm).await {
+                        if let Err(e) = s.setstat(d, attrs_mode(m & 0o7777)).await {
                             // Undone, so the script makes it again with its mode
                             // instead of finding it there and leaving it as it is.
                             let _ = s.rmdir(d).await;
