@@ -111,7 +111,13 @@ pub async fn run(args: RunArgs) -> Exit {
         return Exit::Usage;
     }
     let reporter = reporter(&args);
-    let pool = Pool::default();
+    let pool = match super::control::pool_for(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return Exit::Usage;
+        }
+    };
     let summary = run_loaded(&loaded, reporter.as_ref(), &pool).await;
     pool.close_all().await;
     exit_for(&summary)

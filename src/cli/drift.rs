@@ -187,7 +187,13 @@ pub async fn run(args: DriftArgs) -> Exit {
         diff: true,
         ..args.run.clone()
     });
-    let pool = Pool::default();
+    let pool = match super::control::pool_for(&args.run) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return Exit::Usage;
+        }
+    };
     let Some(addr) = args.serve.clone() else {
         let (exit, run) = one_run(&args, &pool, 1, console.as_ref()).await;
         pool.close_all().await;

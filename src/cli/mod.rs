@@ -1,5 +1,6 @@
 //! Command line: clap arguments, turned into run options; errors become exit codes.
 
+mod control;
 mod converge;
 mod drift;
 mod exit;
@@ -34,6 +35,11 @@ pub enum Command {
     Inventory(inventory_cmd::InventoryArgs),
     /// Local test hosts: OpenSSH daemons on loopback.
     Lab(lab_cmd::LabArgs),
+    /// Connections kept between runs (--control-persist): `control stop` closes them.
+    Control(control::ControlArgs),
+    /// The connection master itself, started by a run with --control-persist.
+    #[command(hide = true)]
+    Mux(control::MuxArgs),
 }
 
 /// Flags shared by converge and drift, named as in ansible-playbook.
@@ -77,6 +83,18 @@ pub struct RunArgs {
     /// Seconds to wait for an SSH connection.
     #[arg(long = "timeout", default_value_t = 10)]
     pub connect_timeout: u64,
+    /// Keep SSH connections open this many seconds after the run, in a background
+    /// connection master, for the next run to reuse (as ControlPersist). 0: off.
+    #[arg(
+        long = "control-persist",
+        env = "WINDLASS_CONTROL_PERSIST",
+        default_value_t = 0
+    )]
+    pub control_persist: u64,
+    /// Private folder for the connection master's socket
+    /// (default $XDG_RUNTIME_DIR/windlass, else /tmp/windlass-UID).
+    #[arg(long = "control-dir", env = "WINDLASS_CONTROL_DIR")]
+    pub control_dir: Option<PathBuf>,
     /// Seconds a single remote command may take (0: no limit).
     #[arg(long = "command-timeout", default_value_t = 0)]
     pub command_timeout: u64,
@@ -118,6 +136,8 @@ pub fn main() -> i32 {
             Command::Drift(args) => drift::run(*args).await,
             Command::Inventory(args) => inventory_cmd::run(args),
             Command::Lab(args) => lab_cmd::run(args),
+            Command::Control(args) => control::run(args).await,
+            Command::Mux(args) => control::master(args).await,
         }
     });
     exit.code()

@@ -5,7 +5,7 @@ use crate::inventory::Host;
 use crate::modules::args::to_bool;
 use crate::secret::Secret;
 use crate::transport::{
-    local::LocalConnection, ssh::SshConnection, Connection, SshTarget, TransportError,
+    local::LocalConnection, mux::Control, ssh::SshConnection, Connection, SshTarget, TransportError,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -35,9 +35,18 @@ type Slot = Arc<OnceCell<Result<Arc<Connection>, Arc<TransportError>>>>;
 #[derive(Default)]
 pub struct Pool {
     slots: Mutex<HashMap<String, Slot>>,
+    /// With `--control-persist`: SSH connections come from the connection master.
+    control: Option<Control>,
 }
 
 impl Pool {
+    pub fn with_control(control: Option<Control>) -> Pool {
+        Pool {
+            control,
+            ..Pool::default()
+        }
+    }
+
     pub async fn get(
         &self,
         name: &str,
@@ -53,10 +62,17 @@ impl Pool {
         slot.get_or_init(|| async {
             match endpoint {
                 Endpoint::Local => Ok(Arc::new(Connection::Local(LocalConnection))),
-                Endpoint::Ssh(t) => SshConnection::connect(t)
-                    .await
-                    .map(|c| Arc::new(Connection::Ssh(c)))
-                    .map_err(Arc::new),
+                Endpoint::Ssh(t) => match &self.control {
+                    Some(control) => control
+                        .connect(t)
+                        .await
+                        .map(|c| Arc::new(Connection::Mux(c)))
+                        .map_err(Arc::new),
+                    None => SshConnection::connect(t)
+                        .await
+                        .map(|c| Arc::new(Connection::Ssh(c)))
+                        .map_err(Arc::new),
+                },
             }
         })
         .await

@@ -3,6 +3,7 @@
 
 pub mod cmd;
 pub mod local;
+pub mod mux;
 pub mod ssh;
 
 pub use cmd::{quote, quote_str, Cmd};
@@ -35,7 +36,8 @@ impl Output {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+// Serializable so the connection master can hand its errors back unchanged.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum TransportError {
     #[error("cannot connect to {addr}: {reason}")]
     Connect { addr: String, reason: String },
@@ -94,6 +96,8 @@ pub struct SshTarget {
 /// One live connection to a host, reused by every task of the run.
 pub enum Connection {
     Ssh(ssh::SshConnection),
+    /// Held by the connection master across runs (`--control-persist`).
+    Mux(mux::MuxConnection),
     Local(local::LocalConnection),
 }
 
@@ -113,6 +117,7 @@ impl Connection {
         let run = async {
             match self {
                 Connection::Ssh(c) => c.exec(cmd.as_bytes(), stdin).await,
+                Connection::Mux(c) => c.exec(cmd.as_bytes(), stdin).await,
                 Connection::Local(c) => c.exec(cmd.as_bytes(), stdin).await,
             }
         };
@@ -130,6 +135,7 @@ impl Connection {
     pub async fn put(&self, path: &str, data: &[u8], mode: Option<u32>) -> bool {
         match self {
             Connection::Ssh(c) => c.put(path, data, mode).await,
+            Connection::Mux(c) => c.put(path, data, mode).await,
             Connection::Local(_) => false,
         }
     }
@@ -139,6 +145,7 @@ impl Connection {
     pub async fn mkdirs(&self, path: &str, mode: Option<u32>) -> bool {
         match self {
             Connection::Ssh(c) => c.mkdirs(path, mode).await,
+            Connection::Mux(c) => c.mkdirs(path, mode).await,
             Connection::Local(_) => false,
         }
     }
@@ -146,7 +153,8 @@ impl Connection {
     pub async fn close(&self) {
         match self {
             Connection::Ssh(c) => c.close().await,
-            Connection::Local(_) => {}
+            // The master keeps it for the next run; that is its point.
+            Connection::Mux(_) | Connection::Local(_) => {}
         }
     }
 }

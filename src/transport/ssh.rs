@@ -56,6 +56,9 @@ struct Shared {
     /// SFTP keeps one session channel open beside the command channels: only when
     /// that still leaves the server's `MaxSessions` room for them.
     sftp_allowed: bool,
+    /// The key the server proved it holds, so a connection kept for a later run
+    /// (the connection master) is judged again against that run's known_hosts.
+    host_key: Option<PublicKey>,
 }
 
 impl SshConnection {
@@ -94,11 +97,13 @@ impl SshConnection {
         let _ = stream.set_nodelay(true);
 
         let verdict = Arc::new(Mutex::new(None));
+        let offered = Arc::new(Mutex::new(None));
         let checker = HostKeyCheck {
             target: target.clone(),
             addr: addr.clone(),
             recorded,
             verdict: verdict.clone(),
+            offered: offered.clone(),
         };
         // A server that accepts TCP but never finishes the handshake must not hang the run.
         let handshake = async {
@@ -123,6 +128,7 @@ impl SshConnection {
                     target.connect_timeout
                 ))
             })??;
+        let host_key = offered.lock().unwrap_or_else(|p| p.into_inner()).take();
         Ok(SshConnection(Arc::new(Shared {
             handle,
             addr,
@@ -131,7 +137,37 @@ impl SshConnection {
             channel_closed: Notify::new(),
             sftp: tokio::sync::OnceCell::new(),
             sftp_allowed: max_channels.max(1) <= DEFAULT_MAX_CHANNELS,
+            host_key,
         })))
+    }
+
+    /// True once the connection is gone (the server closed it, or keepalives failed).
+    pub fn is_closed(&self) -> bool {
+        self.0.handle.is_closed()
+    }
+
+    /// Judge this connection's host key again, against `target`'s known_hosts as it
+    /// is now: a connection kept from an earlier run is used only where a fresh
+    /// one would have been accepted (same errors, new keys recorded the same way).
+    pub fn recheck_host_key(&self, target: &SshTarget) -> Result<(), TransportError> {
+        let addr = &self.0.addr;
+        let recorded =
+            HostEntries::load(&target.known_hosts, &target.host, target.port).map_err(|e| {
+                TransportError::Connect {
+                    addr: addr.clone(),
+                    reason: format!(
+                        "cannot read known_hosts {}: {e}",
+                        target.known_hosts.display()
+                    ),
+                }
+            })?;
+        match &self.0.host_key {
+            Some(key) => judge(target, addr, &recorded, key),
+            None => Err(TransportError::Connect {
+                addr: addr.clone(),
+                reason: "the kept connection has no recorded host key".into(),
+            }),
+        }
     }
 
     pub async fn exec(&self, cmd: &[u8], stdin: Option<&[u8]>) -> Result<Output, TransportError> {
@@ -354,36 +390,39 @@ struct HostKeyCheck {
     addr: String,
     recorded: HostEntries,
     verdict: Arc<Mutex<Option<TransportError>>>,
+    offered: Arc<Mutex<Option<PublicKey>>>,
 }
 
-impl HostKeyCheck {
-    fn judge(&self, offered: &PublicKey) -> Result<(), TransportError> {
-        let t = &self.target;
-        let fingerprint = offered.fingerprint(HashAlg::Sha256).to_string();
-        let known_hosts = t.known_hosts.display().to_string();
-        match self.recorded.status(offered) {
-            HostKeyStatus::Known => Ok(()),
-            HostKeyStatus::Unknown if t.accept_new_host_keys => {
-                known_hosts::append(&t.known_hosts, &t.host, t.port, offered).map_err(|e| {
-                    TransportError::Connect {
-                        addr: self.addr.clone(),
-                        reason: format!("cannot record the new host key in {known_hosts}: {e}"),
-                    }
-                })
-            }
-            HostKeyStatus::Unknown => Err(TransportError::UnknownHostKey {
-                addr: self.addr.clone(),
-                known_hosts,
-                fingerprint,
-            }),
-            HostKeyStatus::Changed | HostKeyStatus::Revoked => {
-                Err(TransportError::HostKeyMismatch {
-                    addr: self.addr.clone(),
-                    known_hosts,
-                    fingerprint,
-                })
-            }
+/// Whether `offered` may be trusted for `target`, recording it when the target
+/// accepts new keys.
+fn judge(
+    t: &SshTarget,
+    addr: &str,
+    recorded: &HostEntries,
+    offered: &PublicKey,
+) -> Result<(), TransportError> {
+    let fingerprint = offered.fingerprint(HashAlg::Sha256).to_string();
+    let known_hosts = t.known_hosts.display().to_string();
+    match recorded.status(offered) {
+        HostKeyStatus::Known => Ok(()),
+        HostKeyStatus::Unknown if t.accept_new_host_keys => {
+            known_hosts::append(&t.known_hosts, &t.host, t.port, offered).map_err(|e| {
+                TransportError::Connect {
+                    addr: addr.to_string(),
+                    reason: format!("cannot record the new host key in {known_hosts}: {e}"),
+                }
+            })
         }
+        HostKeyStatus::Unknown => Err(TransportError::UnknownHostKey {
+            addr: addr.to_string(),
+            known_hosts,
+            fingerprint,
+        }),
+        HostKeyStatus::Changed | HostKeyStatus::Revoked => Err(TransportError::HostKeyMismatch {
+            addr: addr.to_string(),
+            known_hosts,
+            fingerprint,
+        }),
     }
 }
 
@@ -394,8 +433,12 @@ impl client::Handler for HostKeyCheck {
         &mut self,
         server_public_key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        match self.judge(&server_public_key.public_key()) {
-            Ok(()) => Ok(true),
+        let key = server_public_key.public_key();
+        match judge(&self.target, &self.addr, &self.recorded, &key) {
+            Ok(()) => {
+                *self.offered.lock().unwrap_or_else(|p| p.into_inner()) = Some(key);
+                Ok(true)
+            }
             Err(e) => {
                 *self.verdict.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                 Ok(false)

@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod control;
 mod converge;
 mod core_modules;
 mod fast_paths;

@@ -1,0 +1,335 @@
+//! Connections kept between runs (`--control-persist`): the run's side. The first
+//! run starts a connection master in the background (see `master.rs`); every run
+//! then asks it for each host's connection and sends its commands, writes and
+//! folder creations through it over a unix socket.
+
+mod master;
+mod wire;
+
+pub use master::serve;
+
+use super::{Output, SshTarget, TransportError};
+use sha2::{Digest, Sha256};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::net::UnixStream;
+use wire::{Reply, Request, WireTarget};
+
+/// Unix socket paths are limited to 108 bytes, the terminating zero included.
+const MAX_SOCKET_PATH: usize = 100;
+/// How long a run waits for a master it started to listen.
+const START_WAIT: Duration = Duration::from_secs(5);
+
+/// Where the master listens and how long it stays after the last request.
+#[derive(Debug, Clone)]
+pub struct Control {
+    socket: PathBuf,
+    persist: Duration,
+}
+
+impl Control {
+    /// Check (or create) the private folder the socket lives in. `dir` defaults
+    /// to `$XDG_RUNTIME_DIR/windlass`, else `/tmp/windlass-UID`.
+    pub fn new(dir: Option<PathBuf>, persist: Duration) -> Result<Control, String> {
+        let dir = dir.unwrap_or_else(default_dir);
+        // The master runs from /, so it must be told where the socket is in full.
+        let dir = std::path::absolute(&dir)
+            .map_err(|e| format!("control folder {}: {e}", dir.display()))?;
+        private_dir(&dir)?;
+        let socket = dir.join(format!("mux-{}.sock", build_tag()));
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(format!(
+                "control socket path {} is longer than {MAX_SOCKET_PATH} bytes, too long for a unix socket; pass a shorter --control-dir",
+                socket.display()
+            ));
+        }
+        Ok(Control { socket, persist })
+    }
+
+    /// The connection to `target`, held by the master (started here if none runs).
+    pub async fn connect(&self, target: &SshTarget) -> Result<MuxConnection, TransportError> {
+        let addr = format!("{}:{}", target.host, target.port);
+        // The master may have been started from another folder: paths go absolute.
+        let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        let wire = WireTarget {
+            host: target.host.clone(),
+            port: target.port,
+            user: target.user.clone(),
+            key_files: target.key_files.iter().map(absolute).collect(),
+            known_hosts: absolute(&target.known_hosts),
+            accept_new_host_keys: target.accept_new_host_keys,
+            connect_timeout: target.connect_timeout,
+        };
+        let pems: Vec<&[u8]> = target
+            .key_pems
+            .iter()
+            .map(|k| k.expose().as_bytes())
+            .collect();
+        let req = Request::Connect {
+            target: wire,
+            persist: self.persist,
+        };
+        let master_error = |e: std::io::Error| TransportError::Connect {
+            addr: addr.clone(),
+            reason: format!("connection master {}: {e}", self.socket.display()),
+        };
+        let stream = self.reach_master().await.map_err(master_error)?;
+        // A master that was just exiting idle drops the request unanswered: once more
+        // with a fresh one.
+        let reply = match ask(stream, &req, &pems).await {
+            Ok((reply, _)) => reply,
+            Err(_) => {
+                let stream = self.reach_master().await.map_err(master_error)?;
+                ask(stream, &req, &pems).await.map_err(master_error)?.0
+            }
+        };
+        match reply {
+            Reply::Connected { conn } => Ok(MuxConnection {
+                socket: self.socket.clone(),
+                conn,
+                addr,
+            }),
+            Reply::Failed { error } => Err(error),
+            other => Err(TransportError::Connect {
+                addr,
+                reason: format!("connection master answered {other:?}"),
+            }),
+        }
+    }
+
+    async fn reach_master(&self) -> std::io::Result<UnixStream> {
+        if let Ok(s) = UnixStream::connect(&self.socket).await {
+            return Ok(s);
+        }
+        let started = std::time::Instant::now();
+        let mut last_spawn = None::<std::time::Instant>;
+        loop {
+            // Again each second: a master that was leaving as we came can block
+            // the first new one on its lock.
+            if last_spawn.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                self.spawn_master()?;
+                last_spawn = Some(std::time::Instant::now());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            match UnixStream::connect(&self.socket).await {
+                Ok(s) => return Ok(s),
+                Err(e) if started.elapsed() >= START_WAIT => return Err(e),
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn spawn_master(&self) -> std::io::Result<()> {
+        let log = std::fs::File::create(self.socket.with_extension("log"))?;
+        std::process::Command::new(std::env::current_exe()?)
+            .arg("mux")
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--persist")
+            .arg(self.persist.as_secs().to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map(drop)
+    }
+}
+
+/// Tell the master behind `dir`'s sockets to close its connections and exit.
+/// Returns how many masters were stopped.
+pub async fn stop_all(dir: Option<PathBuf>) -> Result<usize, String> {
+    let dir = dir.unwrap_or_else(default_dir);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(0);
+    };
+    let mut stopped = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("mux-") && name.ends_with(".sock")) {
+            continue;
+        }
+        if let Ok(s) = UnixStream::connect(&path).await {
+            if ask(s, &Request::Stop, &[]).await.is_ok() {
+                stopped += 1;
+            }
+        }
+    }
+    Ok(stopped)
+}
+
+/// One connection as the master holds it; cheap, every call is its own stream.
+pub struct MuxConnection {
+    socket: PathBuf,
+    conn: String,
+    addr: String,
+}
+
+impl MuxConnection {
+    pub async fn exec(&self, cmd: &[u8], stdin: Option<&[u8]>) -> Result<Output, TransportError> {
+        let req = Request::Exec {
+            conn: self.conn.clone(),
+            stdin: stdin.is_some(),
+        };
+        let mut blobs = vec![cmd];
+        blobs.extend(stdin);
+        match self.call(&req, &blobs).await? {
+            (Reply::Output { status }, mut out) if out.len() == 2 => {
+                let stderr = out.pop().unwrap_or_default();
+                let stdout = out.pop().unwrap_or_default();
+                Ok(Output {
+                    status,
+                    stdout,
+                    stderr,
+                })
+            }
+            (Reply::Failed { error }, _) => Err(error),
+            (other, _) => Err(self.lost(&format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    pub async fn put(&self, path: &str, data: &[u8], mode: Option<u32>) -> bool {
+        let req = Request::Put {
+            conn: self.conn.clone(),
+            path: path.to_string(),
+            mode,
+        };
+        matches!(
+            self.call(&req, &[data]).await,
+            Ok((Reply::Done { ok: true }, _))
+        )
+    }
+
+    pub async fn mkdirs(&self, path: &str, mode: Option<u32>) -> bool {
+        let req = Request::Mkdirs {
+            conn: self.conn.clone(),
+            path: path.to_string(),
+            mode,
+        };
+        matches!(
+            self.call(&req, &[]).await,
+            Ok((Reply::Done { ok: true }, _))
+        )
+    }
+
+    async fn call(
+        &self,
+        req: &Request,
+        blobs: &[&[u8]],
+    ) -> Result<(Reply, Vec<Vec<u8>>), TransportError> {
+        let stream = UnixStream::connect(&self.socket)
+            .await
+            .map_err(|e| self.lost(&format!("connection master gone: {e}")))?;
+        match ask(stream, req, blobs).await {
+            Ok((Reply::Unknown, _)) => Err(self.lost("the connection master no longer holds it")),
+            Ok(answer) => Ok(answer),
+            Err(e) => Err(self.lost(&format!("connection master: {e}"))),
+        }
+    }
+
+    fn lost(&self, why: &str) -> TransportError {
+        TransportError::Lost(format!("{}: {why}", self.addr))
+    }
+}
+
+async fn ask(
+    mut stream: UnixStream,
+    req: &Request,
+    blobs: &[&[u8]],
+) -> std::io::Result<(Reply, Vec<Vec<u8>>)> {
+    wire::write(&mut stream, req, blobs).await?;
+    wire::read(&mut stream).await
+}
+
+fn lock_path(socket: &Path) -> PathBuf {
+    socket.with_extension("lock")
+}
+
+fn default_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("windlass"),
+        _ => PathBuf::from(format!("/tmp/windlass-{}", nix::unistd::getuid())),
+    }
+}
+
+/// The socket folder must be ours alone: anyone who can reach the socket can run
+/// commands on every host the master holds.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    let shown = dir.display();
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(dir)
+            .map_err(|e| format!("cannot create control folder {shown}: {e}"))?;
+    }
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| format!("cannot read control folder {shown}: {e}"))?;
+    let me = nix::unistd::getuid().as_raw();
+    if !meta.is_dir() {
+        return Err(format!(
+            "control folder {shown} is not a folder (a symlink or file); remove it or pass another --control-dir"
+        ));
+    }
+    if meta.uid() != me || meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "control folder {shown} must belong to uid {me} with mode 0700 (it is uid {} mode {:o}); fix it, or pass another --control-dir",
+            meta.uid(),
+            meta.permissions().mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// Masters of different windlass builds must not answer each other's runs: the
+/// protocol may differ. The build is named by the executable's identity.
+fn build_tag() -> String {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
+        h.update(
+            format!(
+                "{}:{}:{}:{}",
+                meta.dev(),
+                meta.ino(),
+                meta.size(),
+                meta.mtime()
+            )
+            .as_bytes(),
+        );
+    }
+    hex::encode(&h.finalize()[..6])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_control_folder_must_be_private() {
+        let base = std::env::temp_dir().join(format!("windlass-ctl-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let fresh = base.join("a/b");
+        Control::new(Some(fresh.clone()), Duration::from_secs(5)).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+
+        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = Control::new(Some(fresh.clone()), Duration::from_secs(5)).unwrap_err();
+        assert!(
+            err.contains("mode 0700") && err.contains("--control-dir"),
+            "{err}"
+        );
+
+        let link = base.join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        let err = Control::new(Some(link), Duration::from_secs(5)).unwrap_err();
+        assert!(err.contains("not a folder"), "{err}");
+
+        let long = base.join("x".repeat(120));
+        let err = Control::new(Some(long), Duration::from_secs(5)).unwrap_err();
+        assert!(err.contains("too long"), "{err}");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
