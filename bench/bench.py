@@ -42,29 +42,77 @@ def log(msg):
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def host_cpu(hosts):
-    """CPU seconds the hosts' sshd daemons have collected from their reaped children
-    (connections, sessions, every command run): the hosts' side of a run."""
-    total = 0
-    for h in hosts.info["hosts"]:
+def proc_table():
+    """pid -> (ppid, own cpu ticks, reaped children's cpu ticks) for every process."""
+    table = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
         try:
-            with open(f"/proc/{h['pid']}/stat") as f:
+            with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return total / TICK
+        table[int(pid)] = (int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
+    return table
 
 
-def timed(cmd, cwd=None, env=None, ok_codes=(0,), hosts=None):
+def tree_cpu(table, root):
+    """CPU seconds of `root`'s descendants, living or reaped (a process's time is in
+    itself while it lives, then in its parent's reaped-children count): the hosts'
+    side of a run, also when kept connections hold their sessions open."""
+    kids = {}
+    for pid, (ppid, _, _) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    total, todo = table.get(root, (0, 0, 0))[2], list(kids.get(root, []))
+    while todo:
+        pid = todo.pop()
+        total += table[pid][1] + table[pid][2]
+        todo.extend(kids.get(pid, []))
+    return total
+
+
+def host_cpu(hosts):
+    """CPU seconds the hosts' sshd daemons and everything under them have used:
+    connections, sessions, every command run."""
+    table = proc_table()
+    return sum(tree_cpu(table, h["pid"]) for h in hosts.info["hosts"]) / TICK
+
+
+def master_usage(control_dir):
+    """(cpu s, peak MB) of the connection master serving `control_dir`, if one runs:
+    its work is the run's work, so it is counted with the controller's."""
+    if not control_dir:
+        return 0.0, 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if argv[1:3] != [b"mux", b"--socket"] or not argv[3].decode().startswith(control_dir):
+                continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/status") as f:
+                hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+        except (OSError, IndexError, StopIteration):
+            continue
+        return (int(fields[11]) + int(fields[12])) / TICK, hwm / 1024
+    return 0.0, 0.0
+
+
+def timed(cmd, cwd=None, env=None, ok_codes=(0,), hosts=None, control_dir=None):
     """Run a command under GNU time; return (wall s, cpu s, peak MB, host cpu s, output).
 
-    CPU is user + system of the command and every child it waited for; peak MB is
-    the largest resident set of a single process in that tree (GNU time's %M); host
-    CPU is what the hosts' daemons spent meanwhile (see host_cpu)."""
+    CPU is user + system of the command and every child it waited for, plus what a
+    connection master in `control_dir` spent meanwhile; peak MB is the largest
+    resident set of a single process in that tree (GNU time's %M), or the master's
+    peak if larger; host CPU is what the hosts' daemons spent meanwhile (host_cpu)."""
     fd, tfile = tempfile.mkstemp(prefix="bench-time-")
     os.close(fd)
     before = host_cpu(hosts) if hosts else 0.0
+    master_before = master_usage(control_dir)[0]
     start = time.monotonic()
     p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tfile] + cmd, cwd=cwd, env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -74,13 +122,15 @@ def timed(cmd, cwd=None, env=None, ok_codes=(0,), hosts=None):
         # Sessions are reaped (and their CPU accounted) just after the client left.
         time.sleep(0.5)
         after = host_cpu(hosts)
+    master_cpu, master_mb = master_usage(control_dir)
     with open(tfile) as f:
         user, sys_, rss = f.read().split()[-3:]
     os.unlink(tfile)
     if p.returncode not in ok_codes:
         print(p.stdout[-5000:])
         raise SystemExit(f"{' '.join(cmd[:3])}... exited {p.returncode} (expected {ok_codes})")
-    return wall, float(user) + float(sys_), int(rss) / 1024, after - before, p.stdout
+    cpu = float(user) + float(sys_) + master_cpu - master_before
+    return wall, cpu, max(int(rss) / 1024, master_mb), after - before, p.stdout
 
 
 class Hosts:
@@ -221,9 +271,17 @@ def run_tool(tool, hosts, work, playbook="site.yml", deploy="deploy.py", ntasks=
     state on disk after the cold run."""
     hosts.reset_roots()
     res = {}
-    if tool == "windlass":
+    control = None
+    if tool.startswith("windlass"):
         cmds = {"apply": [WINDLASS, "converge", "-i", hosts.inventory, playbook, "-f", str(hosts.n)],
                 "drift": [WINDLASS, "drift", "-i", hosts.inventory, playbook, "-f", str(hosts.n), "-D"]}
+        if tool == "windlass-cp":
+            # As Ansible runs here: connections kept between runs (ControlPersist=60s).
+            control = os.path.join(work, "ctl")
+            subprocess.run([WINDLASS, "control", "stop", "--control-dir", control],
+                           check=True, stdout=subprocess.DEVNULL)
+            for c in cmds.values():
+                c += ["--control-persist", "60", "--control-dir", control]
         drift_codes, env = (2,), None
     elif tool == "ansible":
         env = ansible_env(hosts, work)
@@ -236,18 +294,19 @@ def run_tool(tool, hosts, work, playbook="site.yml", deploy="deploy.py", ntasks=
         # -y skips change detection, which is what --dry shows: only the apply runs get it.
         cmds = {"apply": cmd[:1] + ["-y"] + cmd[1:], "drift": cmd + ["--dry", "--diff"]}
         drift_codes, env = (0,), None
-    wall, cpu, mb, hcpu, out = timed(cmds["apply"], cwd=work, env=env, hosts=hosts)
+    wall, cpu, mb, hcpu, out = timed(cmds["apply"], cwd=work, env=env, hosts=hosts, control_dir=control)
     res["cold"] = (wall, cpu, mb, hcpu)
     check_counts(tool, "cold", out, hosts, ntasks)
     snap = hosts.snapshot()
-    wall, cpu, mb, hcpu, out = timed(cmds["apply"], cwd=work, env=env, hosts=hosts)
+    wall, cpu, mb, hcpu, out = timed(cmds["apply"], cwd=work, env=env, hosts=hosts, control_dir=control)
     res["nochange"] = (wall, cpu, mb, hcpu)
     check_counts(tool, "nochange", out, hosts, 0)
     if hosts.snapshot() != snap:
         raise SystemExit(f"{tool}: the no-change run changed something on disk")
     hosts.touch_one_file()
     touched = hosts.snapshot()
-    wall, cpu, mb, hcpu, out = timed(cmds["drift"], cwd=work, env=env, ok_codes=drift_codes, hosts=hosts)
+    wall, cpu, mb, hcpu, out = timed(cmds["drift"], cwd=work, env=env, ok_codes=drift_codes, hosts=hosts,
+                                     control_dir=control)
     res["drift"] = (wall, cpu, mb, hcpu)
     check_counts(tool, "drift", out, hosts, 1)
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
@@ -256,6 +315,9 @@ def run_tool(tool, hosts, work, playbook="site.yml", deploy="deploy.py", ntasks=
         raise SystemExit(f"{tool}: the check+diff run showed no diff of the changed file")
     if hosts.snapshot() != touched:
         raise SystemExit(f"{tool}: check mode changed something on disk")
+    if control:
+        subprocess.run([WINDLASS, "control", "stop", "--control-dir", control], check=True,
+                       stdout=subprocess.DEVNULL)
     return res, snap
 
 
@@ -284,7 +346,8 @@ def main():
     ap.add_argument("--tasks", type=int, default=200, help="windlass alone, 1 host, this many tasks (0: skip)")
     ap.add_argument("--extras", type=int, default=50,
                     help="windlass alone at this many hosts: connect-only runs and drift --serve runs (0: skip)")
-    ap.add_argument("--tools", default="windlass,ansible,pyinfra")
+    ap.add_argument("--tools", default="windlass,windlass-cp,ansible,pyinfra",
+                    help="windlass-cp: windlass with --control-persist 60, as Ansible runs with ControlPersist=60s")
     ap.add_argument("--repeat", type=int, default=1, help="windlass runs per figure (the best is kept)")
     ap.add_argument("--json", default=os.path.join(HERE, "out", "results.json"), help="where to write all figures")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -295,7 +358,7 @@ def main():
         raise SystemExit(f"{WINDLASS} is missing: cargo build --release, or set WINDLASS_BIN")
     tools = [t for t in args.tools.split(",") if t]
     for t in tools:
-        if t != "windlass" and not os.path.exists(os.path.join(VENV, "ansible-playbook" if t == "ansible" else t)):
+        if not t.startswith("windlass") and not os.path.exists(os.path.join(VENV, "ansible-playbook" if t == "ansible" else t)):
             raise SystemExit(f"{t} is not installed in {VENV} (bench/run.sh installs it)")
     info = machine()
     log(f"# {info}")
@@ -318,10 +381,10 @@ def main():
             try:
                 results, snaps = {}, {}
                 for tool in tools:
-                    if tool != "windlass" and n > args.peers_max:
+                    if not tool.startswith("windlass") and n > args.peers_max:
                         log(f"# N={n}: {tool} skipped (above --peers-max {args.peers_max}; it takes many minutes)")
                         continue
-                    reps = args.repeat if tool == "windlass" else 1
+                    reps = args.repeat if tool.startswith("windlass") else 1
                     runs = []
                     for _ in range(reps):
                         r, snaps[tool] = run_tool(tool, hosts, work)
@@ -344,7 +407,7 @@ def main():
                 reused = []
                 old = earlier.get("sizes", {}).get(str(n), {})
                 for tool, r in old.get("results", {}).items():
-                    if tool in results or tool == "windlass":
+                    if tool in results or tool.startswith("windlass"):
                         continue
                     if old["digests"][tool] != digest(ref):
                         raise SystemExit(f"N={n}: {tool} (from {args.peers_from}) left a different state on disk")
@@ -432,19 +495,20 @@ def extras(n, work):
 
 
 def print_table(rows):
-    print("\n| N | phase | floor s | windlass s (cpu s, host cpu s, MB) | ansible s (cpu s, MB) | pyinfra s (cpu s, MB) "
-          "| ansible / windlass | pyinfra / windlass | windlass / floor |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| N | phase | floor s | windlass run | windlass s (cpu s, host cpu s, MB) | ansible s (cpu s, MB) "
+          "| pyinfra s (cpu s, MB) | ansible / windlass | pyinfra / windlass | windlass / floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n, fl, res, reused in rows:
         for phase in PHASES:
-            w = res.get("windlass", {}).get(phase)
-            cells = [f"{res[t][phase][0]:.2f} ({res[t][phase][1]:.1f}, {res[t][phase][2]:.0f})"
-                     + ("*" if t in reused else "") if t in res else "-" for t in ("ansible", "pyinfra")]
-            ratios = [f"{res[t][phase][0] / w[0]:.1f}x" if t in res and w else "-" for t in ("ansible", "pyinfra")]
-            wcell = f"{w[0]:.2f} ({w[1]:.2f}, {w[3]:.2f}, {w[2]:.0f})" if w else "-"
-            wfloor = f"{w[0] / fl:.2f}" if w else "-"
-            print(f"| {n} | {phase} | {fl:.2f} | {wcell} | {cells[0]} | {cells[1]} "
-                  f"| {ratios[0]} | {ratios[1]} | {wfloor} |")
+            for variant, label in (("windlass", "one-shot"), ("windlass-cp", "--control-persist")):
+                w = res.get(variant, {}).get(phase)
+                if not w:
+                    continue
+                cells = [f"{res[t][phase][0]:.2f} ({res[t][phase][1]:.1f}, {res[t][phase][2]:.0f})"
+                         + ("*" if t in reused else "") if t in res else "-" for t in ("ansible", "pyinfra")]
+                ratios = [f"{res[t][phase][0] / w[0]:.1f}x" if t in res else "-" for t in ("ansible", "pyinfra")]
+                print(f"| {n} | {phase} | {fl:.2f} | {label} | {w[0]:.2f} ({w[1]:.2f}, {w[3]:.2f}, {w[2]:.0f}) "
+                      f"| {cells[0]} | {cells[1]} | {ratios[0]} | {ratios[1]} | {w[0] / fl:.2f} |")
     if any(r[3] for r in rows):
         print("\n\\* from an earlier run (--peers-from), same machine, same workload and end state.")
     sys.stdout.flush()
