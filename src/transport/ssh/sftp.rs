@@ -64,15 +64,22 @@ impl Sftp {
         let suffix: [u8; 8] = rand::random();
         let tmp = format!("{dir}/.windlass.{}", hex::encode(suffix));
         let s = &self.0;
-        let handle = s
+        let opened = s
             .open(
                 &tmp,
                 OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUDE,
                 attrs_mode(0o600),
             )
-            .await
-            .map_err(|e| e.to_string())?
-            .handle;
+            .await;
+        let handle = match opened {
+            Ok(h) => h.handle,
+            Err(e) => {
+                // An open that timed out may still have created the file (the name
+                // is ours alone: EXCLUDE and a random suffix).
+                let _ = s.remove(&tmp).await;
+                return Err(e.to_string());
+            }
+        };
         // The server answers requests in the order they came: the writes, the mode
         // and the size check go out together, one round trip instead of one each.
         let written = async {
