@@ -66,7 +66,7 @@ impl Pool {
                     Some(control) => control
                         .connect(t)
                         .await
-                        .map(|c| Arc::new(Connection::Mux(c)))
+                        .map(|c| Arc::new(Connection::Mux(Box::new(c))))
                         .map_err(Arc::new),
                     None => SshConnection::connect(t)
                         .await
@@ -178,6 +178,7 @@ pub fn endpoint(
         known_hosts,
         accept_new_host_keys: accept,
         connect_timeout: opts.connect_timeout,
+        agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
     }))
 }
 

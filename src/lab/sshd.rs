@@ -132,6 +132,7 @@ impl SshdLab {
             known_hosts: self.known_hosts.clone(),
             accept_new_host_keys: false,
             connect_timeout: Duration::from_secs(10),
+            agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
         }
     }
 

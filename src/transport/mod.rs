@@ -91,13 +91,15 @@ pub struct SshTarget {
     pub known_hosts: PathBuf,
     pub accept_new_host_keys: bool,
     pub connect_timeout: Duration,
+    /// The ssh-agent to try after the keys (`SSH_AUTH_SOCK` of the run).
+    pub agent: Option<PathBuf>,
 }
 
 /// One live connection to a host, reused by every task of the run.
 pub enum Connection {
     Ssh(ssh::SshConnection),
     /// Held by the connection master across runs (`--control-persist`).
-    Mux(mux::MuxConnection),
+    Mux(Box<mux::MuxConnection>),
     Local(local::LocalConnection),
 }
 

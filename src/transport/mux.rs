@@ -12,6 +12,7 @@ use super::{Output, SshTarget, TransportError};
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixStream;
 use wire::{Reply, Request, WireTarget};
@@ -20,12 +21,28 @@ use wire::{Reply, Request, WireTarget};
 const MAX_SOCKET_PATH: usize = 100;
 /// How long a run waits for a master it started to listen.
 const START_WAIT: Duration = Duration::from_secs(5);
+/// How long `control stop` waits for a master to answer.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
-/// Where the master listens and how long it stays after the last request.
-#[derive(Debug, Clone)]
-pub struct Control {
+/// Where the master listens and how long it stays after the last run. Shared by
+/// all of a run's connections: the run attaches to the master once.
+#[derive(Clone)]
+pub struct Control(Arc<Inner>);
+
+struct Inner {
     socket: PathBuf,
     persist: Duration,
+    /// The run's attachment: while it is open the master stays.
+    attached: tokio::sync::Mutex<Option<UnixStream>>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("socket", &self.0.socket)
+            .field("persist", &self.0.persist)
+            .finish()
+    }
 }
 
 impl Control {
@@ -36,7 +53,6 @@ impl Control {
         // The master runs from /, so it must be told where the socket is in full.
         let dir = std::path::absolute(&dir)
             .map_err(|e| format!("control folder {}: {e}", dir.display()))?;
-        private_dir(&dir)?;
         let socket = dir.join(format!("mux-{}.sock", build_tag()));
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
             return Err(format!(
@@ -44,62 +60,123 @@ impl Control {
                 socket.display()
             ));
         }
-        Ok(Control { socket, persist })
+        private_dir(&dir)?;
+        Ok(Control(Arc::new(Inner {
+            socket,
+            persist,
+            attached: tokio::sync::Mutex::new(None),
+        })))
     }
 
     /// The connection to `target`, held by the master (started here if none runs).
     pub async fn connect(&self, target: &SshTarget) -> Result<MuxConnection, TransportError> {
         let addr = format!("{}:{}", target.host, target.port);
+        let conn = self.open(target, &addr).await?;
+        Ok(MuxConnection {
+            control: self.clone(),
+            target: target.clone(),
+            conn,
+            addr,
+        })
+    }
+
+    async fn open(&self, target: &SshTarget, addr: &str) -> Result<String, TransportError> {
+        let connect_error = |reason: String| TransportError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
+        self.attach().await.map_err(connect_error)?;
         // The master may have been started from another folder: paths go absolute.
         let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
-        let wire = WireTarget {
-            host: target.host.clone(),
-            port: target.port,
-            user: target.user.clone(),
-            key_files: target.key_files.iter().map(absolute).collect(),
-            known_hosts: absolute(&target.known_hosts),
-            accept_new_host_keys: target.accept_new_host_keys,
-            connect_timeout: target.connect_timeout,
+        let req = Request::Connect {
+            target: WireTarget {
+                host: target.host.clone(),
+                port: target.port,
+                user: target.user.clone(),
+                key_files: target.key_files.iter().map(absolute).collect(),
+                known_hosts: absolute(&target.known_hosts),
+                accept_new_host_keys: target.accept_new_host_keys,
+                connect_timeout: target.connect_timeout,
+                agent: target.agent.as_ref().map(absolute),
+            },
         };
         let pems: Vec<&[u8]> = target
             .key_pems
             .iter()
             .map(|k| k.expose().as_bytes())
             .collect();
-        let req = Request::Connect {
-            target: wire,
-            persist: self.persist,
-        };
-        let master_error = |e: std::io::Error| TransportError::Connect {
-            addr: addr.clone(),
-            reason: format!("connection master {}: {e}", self.socket.display()),
-        };
-        let stream = self.reach_master().await.map_err(master_error)?;
-        // A master that was just exiting idle drops the request unanswered: once more
-        // with a fresh one.
-        let reply = match ask(stream, &req, &pems).await {
-            Ok((reply, _)) => reply,
+        let stream = match UnixStream::connect(&self.0.socket).await {
+            Ok(stream) => stream,
             Err(_) => {
-                let stream = self.reach_master().await.map_err(master_error)?;
-                ask(stream, &req, &pems).await.map_err(master_error)?.0
+                // The master went away since this run attached: start another.
+                *self.0.attached.lock().await = None;
+                self.attach().await.map_err(connect_error)?;
+                UnixStream::connect(&self.0.socket)
+                    .await
+                    .map_err(|e| connect_error(format!("connection master: {e}")))?
             }
         };
-        match reply {
-            Reply::Connected { conn } => Ok(MuxConnection {
-                socket: self.socket.clone(),
-                conn,
-                addr,
-            }),
-            Reply::Failed { error } => Err(error),
-            other => Err(TransportError::Connect {
-                addr,
+        match ask(stream, &req, &pems).await.map(|(r, _)| r) {
+            Ok(Reply::Connected { conn }) => Ok(conn),
+            Ok(Reply::Failed { error }) => Err(error),
+            Ok(other) => Err(TransportError::Connect {
+                addr: addr.to_string(),
                 reason: format!("connection master answered {other:?}"),
+            }),
+            Err(e) => Err(TransportError::Connect {
+                addr: addr.to_string(),
+                reason: format!("connection master {}: {e}", self.0.socket.display()),
             }),
         }
     }
 
+    /// Attach this run to the master, starting one if none listens (once per run,
+    /// however many hosts ask at the same moment).
+    async fn attach(&self) -> Result<(), String> {
+        let mut attached = self.0.attached.lock().await;
+        if let Some(stream) = attached.as_ref() {
+            // Still attached unless the master went away (end of stream).
+            let mut byte = [0u8; 1];
+            match stream.try_read(&mut byte) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                _ => *attached = None,
+            }
+        }
+        let req = Request::Attach {
+            persist: self.0.persist,
+        };
+        let mut last = String::new();
+        // Twice: a master that was leaving idle as we came drops the request.
+        for _ in 0..2 {
+            let mut stream = match self.reach_master().await {
+                Ok(s) => s,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            let answer = async {
+                wire::write(&mut stream, &req, &[]).await?;
+                wire::read::<_, Reply>(&mut stream).await
+            };
+            match answer.await {
+                Ok((Reply::Done { ok: true }, _)) => {
+                    *attached = Some(stream);
+                    return Ok(());
+                }
+                Ok((other, _)) => last = format!("answered {other:?}"),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(format!(
+            "cannot reach the connection master at {} ({last}); its log is {}",
+            self.0.socket.display(),
+            self.0.socket.with_extension("log").display()
+        ))
+    }
+
     async fn reach_master(&self) -> std::io::Result<UnixStream> {
-        if let Ok(s) = UnixStream::connect(&self.socket).await {
+        if let Ok(s) = UnixStream::connect(&self.0.socket).await {
             return Ok(s);
         }
         let started = std::time::Instant::now();
@@ -112,7 +189,7 @@ impl Control {
                 last_spawn = Some(std::time::Instant::now());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
-            match UnixStream::connect(&self.socket).await {
+            match UnixStream::connect(&self.0.socket).await {
                 Ok(s) => return Ok(s),
                 Err(e) if started.elapsed() >= START_WAIT => return Err(e),
                 Err(_) => {}
@@ -121,16 +198,23 @@ impl Control {
     }
 
     fn spawn_master(&self) -> std::io::Result<()> {
-        let log = std::fs::File::create(self.socket.with_extension("log"))?;
-        std::process::Command::new(std::env::current_exe()?)
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.0.socket.with_extension("log"))?;
+        // Its own process group from the start, so a Ctrl-C for this run cannot
+        // reach it before it makes its own session. tokio reaps it if it exits
+        // while this run lives (a master that lost the race for the lock).
+        tokio::process::Command::new(std::env::current_exe()?)
             .arg("mux")
             .arg("--socket")
-            .arg(&self.socket)
+            .arg(&self.0.socket)
             .arg("--persist")
-            .arg(self.persist.as_secs().to_string())
+            .arg(self.0.persist.as_secs().to_string())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(log)
+            .process_group(0)
             .spawn()
             .map(drop)
     }
@@ -150,9 +234,18 @@ pub async fn stop_all(dir: Option<PathBuf>) -> Result<usize, String> {
         if !(name.starts_with("mux-") && name.ends_with(".sock")) {
             continue;
         }
-        if let Ok(s) = UnixStream::connect(&path).await {
-            if ask(s, &Request::Stop, &[]).await.is_ok() {
-                stopped += 1;
+        let stop = async {
+            let s = UnixStream::connect(&path).await?;
+            ask(s, &Request::Stop, &[]).await
+        };
+        match tokio::time::timeout(STOP_WAIT, stop).await {
+            Ok(Ok(_)) => stopped += 1,
+            Ok(Err(_)) => {} // a socket left by a master that is gone
+            Err(_) => {
+                return Err(format!(
+                    "the connection master at {} did not answer within {STOP_WAIT:?}",
+                    path.display()
+                ))
             }
         }
     }
@@ -161,7 +254,9 @@ pub async fn stop_all(dir: Option<PathBuf>) -> Result<usize, String> {
 
 /// One connection as the master holds it; cheap, every call is its own stream.
 pub struct MuxConnection {
-    socket: PathBuf,
+    control: Control,
+    /// To ask for the connection again if the master lost it (or was restarted).
+    target: SshTarget,
     conn: String,
     addr: String,
 }
@@ -213,18 +308,30 @@ impl MuxConnection {
         )
     }
 
+    /// One request. Where it surely did not start (no master listening, or the
+    /// master no longer holds the connection) the connection is asked for again
+    /// and the request sent once more; never after it may have started.
     async fn call(
         &self,
         req: &Request,
         blobs: &[&[u8]],
     ) -> Result<(Reply, Vec<Vec<u8>>), TransportError> {
-        let stream = UnixStream::connect(&self.socket)
-            .await
-            .map_err(|e| self.lost(&format!("connection master gone: {e}")))?;
-        match ask(stream, req, blobs).await {
-            Ok((Reply::Unknown, _)) => Err(self.lost("the connection master no longer holds it")),
-            Ok(answer) => Ok(answer),
-            Err(e) => Err(self.lost(&format!("connection master: {e}"))),
+        let mut retried = false;
+        loop {
+            let why = match UnixStream::connect(&self.control.0.socket).await {
+                Ok(stream) => match ask(stream, req, blobs).await {
+                    Ok((Reply::Unknown, _)) => "the connection master no longer holds it".into(),
+                    Ok(answer) => return Ok(answer),
+                    Err(e) => return Err(self.lost(&format!("connection master: {e}"))),
+                },
+                Err(e) => format!("connection master gone: {e}"),
+            };
+            if retried {
+                return Err(self.lost(&why));
+            }
+            retried = true;
+            // The same target gives the same connection id.
+            self.control.open(&self.target, &self.addr).await?;
         }
     }
 

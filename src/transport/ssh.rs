@@ -99,7 +99,11 @@ impl SshConnection {
         let verdict = Arc::new(Mutex::new(None));
         let offered = Arc::new(Mutex::new(None));
         let checker = HostKeyCheck {
-            target: target.clone(),
+            // It lives as long as the connection (in a master, for long): no keys.
+            target: SshTarget {
+                key_pems: Vec::new(),
+                ..target.clone()
+            },
             addr: addr.clone(),
             recorded,
             verdict: verdict.clone(),
@@ -144,6 +148,17 @@ impl SshConnection {
     /// True once the connection is gone (the server closed it, or keepalives failed).
     pub fn is_closed(&self) -> bool {
         self.0.handle.is_closed()
+    }
+
+    /// Whether the server answers a keepalive within `limit`: a connection kept
+    /// across a reboot or a dropped route looks open until keepalives fail.
+    pub async fn answers(&self, limit: Duration) -> bool {
+        !self.is_closed()
+            && matches!(
+                tokio::time::timeout(limit, self.0.handle.send_ping()).await,
+                Ok(Ok(()))
+            )
+            && !self.is_closed()
     }
 
     /// Judge this connection's host key again, against `target`'s known_hosts as it

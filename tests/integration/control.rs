@@ -3,7 +3,7 @@
 //! keys against its own known_hosts, reconnects to a host that was restarted,
 //! stops remote commands it times out, and the master leaves when idle or told to.
 
-use crate::running::{processes_matching, recap, spawn, wait_until, Scratch};
+use crate::running::{descendants, processes_matching, recap, spawn, wait_until, Scratch};
 use crate::support::{windlass, Hosts};
 use std::path::Path;
 use std::time::Duration;
@@ -27,7 +27,7 @@ fn run_kept(ctl: &Path, persist: &str, args: &[&str]) -> crate::support::Ran {
 }
 
 /// Pids of the masters serving `ctl`, and their full command lines.
-fn masters(ctl: &Path) -> Vec<(u32, String)> {
+pub fn masters(ctl: &Path) -> Vec<(u32, String)> {
     let needle = ctl.display().to_string();
     let mut found = vec![];
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -274,4 +274,164 @@ fn a_control_folder_others_can_reach_is_refused_before_any_host() {
     assert!(out.stderr.contains("mode 0700"), "{}", out.stderr);
     assert_eq!(logins(&hosts), 0);
     assert!(masters(&ctl).is_empty());
+}
+
+/// Ctrl-C on a run drops its requests in the master, which closes their channels
+/// as a direct run's exit closes its connection: a command that writes dies of
+/// SIGPIPE at its next write. (A silent one runs on in both cases: OpenSSH does
+/// not signal commands without a terminal.)
+#[test]
+fn ctrl_c_closes_the_remote_commands_channel_through_the_master() {
+    let hosts = Hosts::start(1);
+    let inv = hosts.inventory();
+    let s = Scratch::new();
+    let ctl = s.path("ctl");
+    let ctl_s = ctl.display().to_string();
+    let marker = format!("tick.{}", std::process::id());
+    let hang = s.write(
+        "hang.yml",
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: \"while :; do echo {marker}; sleep 0.2; done\"\n"
+        ),
+    );
+    let run = spawn(&[
+        "converge",
+        "-i",
+        &inv,
+        &hang,
+        "--control-persist",
+        "30",
+        "--control-dir",
+        &ctl_s,
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(20), || !processes_matching(&marker)
+            .is_empty()),
+        "the command never started"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!processes_matching(&marker).is_empty());
+    run.interrupt();
+    let (out, _) = run.wait(Duration::from_secs(30));
+    assert_eq!(out.code, 130, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        wait_until(Duration::from_secs(5), || processes_matching(&marker)
+            .is_empty()),
+        "the command still runs on the host after Ctrl-C: its channel stayed open"
+    );
+    // The master itself was not interrupted, and its connection is still good.
+    assert_eq!(masters(&ctl).len(), 1);
+    let site = s.write("site.yml", SITE);
+    assert_eq!(
+        run_kept(&ctl, "30", &["converge", "-i", &inv, &site]).code,
+        0
+    );
+    assert_eq!(logins(&hosts), 1);
+    stop(&ctl);
+}
+
+#[test]
+fn drift_serve_keeps_the_master_between_passes_longer_than_persist() {
+    let hosts = Hosts::start(2);
+    let inv = hosts.inventory();
+    let s = Scratch::new();
+    let site = s.write("site.yml", SITE);
+    let ctl = s.path("ctl");
+    assert_eq!(
+        run_kept(&ctl, "1", &["converge", "-i", &inv, &site]).code,
+        0
+    );
+    let out = run_kept(
+        &ctl,
+        "1",
+        &[
+            "drift",
+            "-i",
+            &inv,
+            &site,
+            "--serve",
+            "127.0.0.1:0",
+            "--interval",
+            "3s",
+            "--max-runs",
+            "2",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let passes: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("drift run "))
+        .collect();
+    assert_eq!(passes.len(), 2, "{}", out.stderr);
+    for p in &passes {
+        assert!(p.contains(" 0 unreachable, 0 failed"), "{p}");
+    }
+    // The master stayed while the serving run was attached: one login per host.
+    assert_eq!(logins(&hosts), 2);
+    // And left a second after it.
+    assert!(wait_until(Duration::from_secs(10), || masters(&ctl).is_empty()));
+}
+
+#[test]
+fn runs_starting_together_share_one_master_and_one_login_per_host() {
+    let hosts = Hosts::start(3);
+    let inv = hosts.inventory();
+    let s = Scratch::new();
+    let site = s.write("site.yml", SITE);
+    let ctl = s.path("ctl");
+    let ctl_s = ctl.display().to_string();
+    let args = [
+        "converge",
+        "-i",
+        &inv,
+        &site,
+        "--control-persist",
+        "30",
+        "--control-dir",
+        &ctl_s,
+    ];
+    let runs: Vec<_> = (0..3).map(|_| spawn(&args)).collect();
+    for run in runs {
+        let (out, _) = run.wait(Duration::from_secs(60));
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    }
+    assert_eq!(masters(&ctl).len(), 1);
+    assert_eq!(logins(&hosts), 3);
+    stop(&ctl);
+}
+
+/// A kept connection whose server stopped answering (a frozen or partitioned
+/// host: no FIN, the connection still looks open) is not handed out: it must
+/// answer a keepalive first, else a fresh connection is opened.
+#[test]
+fn a_kept_connection_that_stopped_answering_is_replaced() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let hosts = Hosts::start(1);
+    let inv = hosts.inventory();
+    let name = hosts.names()[0].clone();
+    let s = Scratch::new();
+    let site = s.write("site.yml", SITE);
+    let ctl = s.path("ctl");
+    assert_eq!(
+        run_kept(&ctl, "30", &["converge", "-i", &inv, &site]).code,
+        0
+    );
+    // Freeze the kept connection's server side; the listener still accepts.
+    let frozen = descendants(hosts.lab.host(&name).pid);
+    assert!(!frozen.is_empty());
+    for p in &frozen {
+        let _ = kill(Pid::from_raw(*p as i32), Signal::SIGSTOP);
+    }
+    let started = std::time::Instant::now();
+    let out = run_kept(&ctl, "30", &["converge", "-i", &inv, &site]);
+    let took = started.elapsed();
+    for p in &frozen {
+        let _ = kill(Pid::from_raw(*p as i32), Signal::SIGCONT);
+    }
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(hosts.lab.session_count(&name), 2, "a fresh login");
+    stop(&ctl);
 }

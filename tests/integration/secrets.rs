@@ -253,3 +253,43 @@ fn no_log_failure_in_check_mode_and_bad_template_hide_the_value() {
     }
     assert!(!Path::new(&hosts.root(&hosts.names()[0]).join("x")).exists());
 }
+
+/// An in-memory key (a sensitive Terraform output) reaches the connection master
+/// over its socket only: not in its arguments, environment or log.
+#[test]
+fn the_connection_master_holds_in_memory_keys_nowhere_visible() {
+    let hosts = Hosts::start(1);
+    let s = Scratch::new();
+    let key_pem = std::fs::read_to_string(&hosts.lab.client_key).unwrap();
+    let inv = terraform_inventory(&s, "tf", &hosts, &key_pem);
+    let site = s.write("site.yml", PLAYBOOK);
+    let ctl = s.path("ctl");
+    let ctl_s = ctl.display().to_string();
+    let secrets = pem_pieces(&key_pem);
+    let kept = ["--control-persist", "30", "--control-dir", &ctl_s];
+    let args = [&["converge", "-i", &inv, &site, "-vvv"][..], &kept[..]].concat();
+    let out = windlass(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_ran_clean("converge through the master", &out, &secrets);
+    let found = crate::control::masters(&ctl);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let pid = found[0].0;
+    assert_clean("the master's arguments", &found[0].1, &secrets);
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert_clean(
+        "the master's environment",
+        &String::from_utf8_lossy(&environ),
+        &secrets,
+    );
+    // Logged in with the in-memory key: a second run over the kept connection.
+    let again = windlass(&args);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(hosts.lab.session_count(&hosts.names()[0]), 1);
+    let stop = windlass(&["control", "stop", "--control-dir", &ctl_s]);
+    assert_eq!(stop.code, 0);
+    for e in std::fs::read_dir(&ctl).unwrap().flatten() {
+        let text =
+            String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default()).into_owned();
+        assert_clean(&format!("{}", e.path().display()), &text, &secrets);
+    }
+}

@@ -4,12 +4,13 @@
 //! starts; a no-change run over kept connections costs it only the probe.
 //!
 //! It listens on a unix socket in a private folder, answers only its own user
-//! (SO_PEERCRED), and exits after `persist` without requests, closing everything.
+//! (SO_PEERCRED), and exits `persist` after the last run detached (and no request
+//! is left), closing everything.
 
 use super::wire::{self, Reply, Request, WireTarget};
 use crate::secret::Secret;
 use crate::transport::ssh::SshConnection;
-use crate::transport::SshTarget;
+use crate::transport::{SshTarget, TransportError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io;
@@ -30,6 +31,10 @@ struct State {
     persist: Mutex<Duration>,
     stop: Notify,
 }
+
+/// How long a kept connection may take to answer a keepalive before it counts
+/// as dead and a fresh one is opened instead.
+const ALIVE_WAIT: Duration = Duration::from_secs(3);
 
 /// Serve until idle for `persist` (or told to stop). Returns at once, without
 /// error, when another master already holds this socket.
@@ -109,12 +114,12 @@ impl State {
         self.slot(conn)?.lock().await.clone()
     }
 
-    /// Forget a connection that is gone, so the next run opens a fresh one.
-    async fn forget_if_closed(&self, conn: &str) {
+    /// Forget (and close) a connection that was lost, so the next run opens a
+    /// fresh one, even if the connection does not know yet that it is gone.
+    async fn forget(&self, conn: &str) {
         if let Some(slot) = self.slot(conn) {
-            let mut held = slot.lock().await;
-            if held.as_ref().is_some_and(|c| c.is_closed()) {
-                *held = None;
+            if let Some(c) = slot.lock().await.take() {
+                c.close().await;
             }
         }
     }
@@ -122,10 +127,14 @@ impl State {
     async fn answer(&self, req: Request, blobs: Vec<Vec<u8>>) -> (Reply, Vec<Vec<u8>>) {
         let none = Vec::new();
         match req {
-            Request::Connect { target, persist } => {
-                *self.persist.lock().expect("persist") = persist;
-                (self.connect(target, blobs).await, none)
+            Request::Attach { persist } => {
+                // The longest any run asked for: a short-lived run must not cut
+                // the wait of a longer one.
+                let mut kept = self.persist.lock().expect("persist");
+                *kept = (*kept).max(persist);
+                (Reply::Done { ok: true }, none)
             }
+            Request::Connect { target } => (self.connect(target, blobs).await, none),
             Request::Exec { conn, stdin } => {
                 let Some(c) = self.held(&conn).await else {
                     return (Reply::Unknown, none);
@@ -138,7 +147,9 @@ impl State {
                         vec![out.stdout, out.stderr],
                     ),
                     Err(error) => {
-                        self.forget_if_closed(&conn).await;
+                        if matches!(error, TransportError::Lost(_)) {
+                            self.forget(&conn).await;
+                        }
                         (Reply::Failed { error }, none)
                     }
                 }
@@ -182,6 +193,7 @@ impl State {
             known_hosts: wire.known_hosts,
             accept_new_host_keys: wire.accept_new_host_keys,
             connect_timeout: wire.connect_timeout,
+            agent: wire.agent,
         };
         let id = conn_id(&target);
         let slot = self
@@ -192,16 +204,17 @@ impl State {
             .or_default()
             .clone();
         let mut held = slot.lock().await;
-        if let Some(c) = held.as_ref().filter(|c| !c.is_closed()) {
-            return match c.recheck_host_key(&target) {
-                Ok(()) => Reply::Connected { conn: id },
-                Err(error) => {
-                    if let Some(c) = held.take() {
-                        c.close().await;
-                    }
-                    Reply::Failed { error }
-                }
-            };
+        if let Some(c) = held.take() {
+            // Reused only if it still answers and its host key passes this run's
+            // known_hosts. Otherwise a fresh handshake gives the verdict: it asks
+            // for the key types on record, which the kept one may not have used.
+            if c.answers(ALIVE_WAIT.min(target.connect_timeout)).await
+                && c.recheck_host_key(&target).is_ok()
+            {
+                *held = Some(c);
+                return Reply::Connected { conn: id };
+            }
+            c.close().await;
         }
         match SshConnection::connect(&target).await {
             Ok(c) => {
@@ -232,12 +245,17 @@ fn conn_id(t: &SshTarget) -> String {
         h.update(Sha256::digest(k.expose().as_bytes()));
     }
     h.update(t.known_hosts.as_os_str().as_encoded_bytes());
+    h.update([0]);
+    if let Some(agent) = &t.agent {
+        h.update(agent.as_os_str().as_encoded_bytes());
+    }
     hex::encode(h.finalize())
 }
 
 async fn handle(state: Arc<State>, stream: UnixStream) {
     let (mut rd, mut wr) = stream.into_split();
     if let Ok((req, blobs)) = wire::read::<_, Request>(&mut rd).await {
+        let attach = matches!(req, Request::Attach { .. });
         // A client that goes away (its run timed the command out, or was stopped)
         // drops the work, which stops the remote command as a direct run would.
         let gone = async {
@@ -247,7 +265,11 @@ async fn handle(state: Arc<State>, stream: UnixStream) {
         tokio::select! {
             (reply, blobs) = state.answer(req, blobs) => {
                 let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
-                let _ = wire::write(&mut wr, &reply, &refs).await;
+                if wire::write(&mut wr, &reply, &refs).await.is_ok() && attach {
+                    // Attached until the run closes its end (or dies).
+                    let mut byte = [0u8; 1];
+                    while matches!(rd.read(&mut byte).await, Ok(n) if n > 0) {}
+                }
             }
             _ = gone => {}
         }
@@ -271,6 +293,7 @@ mod tests {
             known_hosts: PathBuf::from("/k/known_hosts"),
             accept_new_host_keys: false,
             connect_timeout: Duration::from_secs(10),
+            agent: None,
         }
     }
 
@@ -285,6 +308,9 @@ mod tests {
         let mut other_port = target("KEY-A");
         other_port.port = 2222;
         assert_ne!(a, conn_id(&other_port));
+        let mut other_agent = target("KEY-A");
+        other_agent.agent = Some(PathBuf::from("/tmp/ssh-x/agent.1"));
+        assert_ne!(a, conn_id(&other_agent));
         assert!(!a.contains("KEY-A"));
     }
 }

@@ -29,16 +29,18 @@ pub struct WireTarget {
     pub known_hosts: PathBuf,
     pub accept_new_host_keys: bool,
     pub connect_timeout: Duration,
+    pub agent: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
+    /// A run announces itself and keeps this stream open for as long as it lives:
+    /// the master stays while any run is attached, and counts its idle time from
+    /// when the last one left (as an OpenSSH master does).
+    Attach { persist: Duration },
     /// Open (or reuse) the connection for a target; blobs: in-memory private keys.
-    Connect {
-        target: WireTarget,
-        persist: Duration,
-    },
+    Connect { target: WireTarget },
     /// Run a command; blobs: the command, then stdin when `stdin` is true.
     Exec { conn: String, stdin: bool },
     /// Write a small file over SFTP; blobs: the contents.
@@ -82,6 +84,15 @@ pub async fn write<W: AsyncWrite + Unpin>(
     blobs: &[&[u8]],
 ) -> io::Result<()> {
     let header = serde_json::to_vec(header).map_err(io::Error::other)?;
+    if header.len() > MAX_HEADER
+        || blobs.len() > MAX_BLOBS
+        || blobs.iter().any(|b| b.len() > MAX_BLOB)
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "more than the connection master carries in one message (1 GiB)",
+        ));
+    }
     let mut frame =
         Vec::with_capacity(9 + header.len() + blobs.iter().map(|b| b.len() + 4).sum::<usize>());
     frame.extend_from_slice(&(header.len() as u32).to_be_bytes());

@@ -58,8 +58,8 @@ pub(super) async fn authenticate(
         }
     }
 
-    if let Some(sock) = std::env::var_os("SSH_AUTH_SOCK") {
-        if try_agent(handle, target, &sock, &mut rsa_hash, &mut tried).await {
+    if let Some(sock) = &target.agent {
+        if try_agent(handle, target, sock.as_os_str(), &mut rsa_hash, &mut tried).await {
             return Ok(());
         }
     }
