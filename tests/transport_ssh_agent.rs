@@ -1,5 +1,5 @@
-//! Authentication through ssh-agent. A test binary of its own because it sets
-//! `SSH_AUTH_SOCK` for the whole process, which would leak into other tests.
+//! Authentication through ssh-agent: the target's agent socket (a run takes it
+//! from `SSH_AUTH_SOCK`; the connection master gets the run's, not its own).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -53,7 +53,7 @@ async fn agent_keys_are_tried_after_files() {
     // The agent holds the lab's key: it is the last thing tried, and it works.
     let good_sock = dir.path().join("good.sock");
     let _good = Agent::start(&good_sock, &lab.client_key);
-    std::env::set_var("SSH_AUTH_SOCK", &good_sock);
+    target.agent = Some(good_sock.clone());
     let conn = SshConnection::connect(&target).await.expect("agent auth");
     let out = conn.exec(b"whoami", None).await.unwrap();
     assert_eq!(out.stdout_str(), "root\n");
@@ -68,7 +68,7 @@ async fn agent_keys_are_tried_after_files() {
     assert!(made.success());
     let bad_sock = dir.path().join("bad.sock");
     let _bad = Agent::start(&bad_sock, &other_key);
-    std::env::set_var("SSH_AUTH_SOCK", &bad_sock);
+    target.agent = Some(bad_sock.clone());
     let err = SshConnection::connect(&target)
         .await
         .err()
@@ -77,5 +77,4 @@ async fn agent_keys_are_tried_after_files() {
     assert!(matches!(err, TransportError::Auth { .. }), "{err:?}");
     assert!(text.contains("ssh-agent at"), "{text}");
     assert!(text.contains("no_such_key: cannot read"), "{text}");
-    std::env::remove_var("SSH_AUTH_SOCK");
 }
