@@ -20,6 +20,11 @@ pub enum ControlAction {
         #[arg(long = "control-dir", env = "WINDLASS_CONTROL_DIR")]
         control_dir: Option<PathBuf>,
     },
+    /// Show the connection master(s) and the connections each keeps.
+    Status {
+        #[arg(long = "control-dir", env = "WINDLASS_CONTROL_DIR")]
+        control_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -32,10 +37,23 @@ pub struct MuxArgs {
 }
 
 pub async fn run(args: ControlArgs) -> Exit {
-    let ControlAction::Stop { control_dir } = args.action;
-    match mux::stop_all(control_dir).await {
-        Ok(n) => {
-            println!("stopped {n} connection master(s)");
+    let done = match args.action {
+        ControlAction::Stop { control_dir } => mux::stop_all(control_dir)
+            .await
+            .map(|n| vec![format!("stopped {n} connection master(s)")]),
+        ControlAction::Status { control_dir } => mux::status_all(control_dir).await.map(|lines| {
+            if lines.is_empty() {
+                vec!["no connection master running".to_string()]
+            } else {
+                lines
+            }
+        }),
+    };
+    match done {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
             Exit::Ok
         }
         Err(e) => {

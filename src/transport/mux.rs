@@ -21,7 +21,7 @@ use wire::{Reply, Request, WireTarget};
 const MAX_SOCKET_PATH: usize = 100;
 /// How long a run waits for a master it started to listen.
 const START_WAIT: Duration = Duration::from_secs(5);
-/// How long `control stop` waits for a master to answer.
+/// How long `control stop` and `control status` wait for a master to answer.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the master listens and how long it stays after the last run. Shared by
@@ -220,27 +220,63 @@ impl Control {
     }
 }
 
-/// Tell the master behind `dir`'s sockets to close its connections and exit.
+/// Tell every master behind `dir`'s sockets to close its connections and exit.
 /// Returns how many masters were stopped.
 pub async fn stop_all(dir: Option<PathBuf>) -> Result<usize, String> {
+    let answers = ask_all(dir, &Request::Stop).await?;
+    Ok(answers.iter().filter(|(_, r)| r.is_some()).count())
+}
+
+/// What each master behind `dir`'s sockets holds, as lines to print.
+pub async fn status_all(dir: Option<PathBuf>) -> Result<Vec<String>, String> {
+    let mut lines = vec![];
+    for (socket, reply) in ask_all(dir, &Request::Status).await? {
+        let Some(Reply::Status {
+            pid,
+            persist,
+            busy,
+            connections,
+        }) = reply
+        else {
+            continue;
+        };
+        lines.push(format!(
+            "master {pid} at {}: {} connection(s), {busy} run(s) attached or request(s) in flight, stays {}s after the last run",
+            socket.display(),
+            connections.len(),
+            persist.as_secs()
+        ));
+        for (who, open) in connections {
+            lines.push(format!("  {who} {}", if open { "open" } else { "closed" }));
+        }
+    }
+    Ok(lines)
+}
+
+/// Ask every master in `dir` (one per windlass build); a socket left by a master
+/// that is gone answers None.
+async fn ask_all(
+    dir: Option<PathBuf>,
+    req: &Request,
+) -> Result<Vec<(PathBuf, Option<Reply>)>, String> {
     let dir = dir.unwrap_or_else(default_dir);
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(0);
+        return Ok(vec![]);
     };
-    let mut stopped = 0;
+    let mut answers = vec![];
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         if !(name.starts_with("mux-") && name.ends_with(".sock")) {
             continue;
         }
-        let stop = async {
+        let asked = async {
             let s = UnixStream::connect(&path).await?;
-            ask(s, &Request::Stop, &[]).await
+            ask(s, req, &[]).await
         };
-        match tokio::time::timeout(STOP_WAIT, stop).await {
-            Ok(Ok(_)) => stopped += 1,
-            Ok(Err(_)) => {} // a socket left by a master that is gone
+        match tokio::time::timeout(STOP_WAIT, asked).await {
+            Ok(Ok((reply, _))) => answers.push((path, Some(reply))),
+            Ok(Err(_)) => answers.push((path, None)),
             Err(_) => {
                 return Err(format!(
                     "the connection master at {} did not answer within {STOP_WAIT:?}",
@@ -249,7 +285,7 @@ pub async fn stop_all(dir: Option<PathBuf>) -> Result<usize, String> {
             }
         }
     }
-    Ok(stopped)
+    Ok(answers)
 }
 
 /// One connection as the master holds it; cheap, every call is its own stream.

@@ -101,8 +101,35 @@ fn later_runs_log_in_nowhere_and_end_as_a_fresh_run_would() {
     assert_eq!(logins(&hosts), 2);
 
     assert_eq!(masters(&ctl).len(), 1);
+    let status = windlass(&[
+        "control",
+        "status",
+        "--control-dir",
+        &ctl.display().to_string(),
+    ]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stdout.contains("2 connection(s)"),
+        "{}",
+        status.stdout
+    );
+    for n in hosts.names() {
+        let who = format!("root@127.0.0.1:{} open", hosts.lab.host(&n).port);
+        assert!(status.stdout.contains(&who), "{}", status.stdout);
+    }
     stop(&ctl);
     assert!(wait_until(Duration::from_secs(5), || masters(&ctl).is_empty()));
+    let none = windlass(&[
+        "control",
+        "status",
+        "--control-dir",
+        &ctl.display().to_string(),
+    ]);
+    assert!(
+        none.stdout.contains("no connection master running"),
+        "{}",
+        none.stdout
+    );
     let fresh = run_kept(&ctl, "30", &["converge", "-i", &inv, &site]);
     assert_eq!(fresh.code, 0, "{}", fresh.stderr);
     assert_eq!(logins(&hosts), 4, "after control stop, a run logs in anew");

@@ -26,6 +26,8 @@ type Slot = Arc<tokio::sync::Mutex<Option<SshConnection>>>;
 
 struct State {
     conns: Mutex<HashMap<String, Slot>>,
+    /// `user@host:port` of each connection id, for `control status`.
+    labels: Mutex<HashMap<String, String>>,
     active: AtomicUsize,
     last: Mutex<Instant>,
     persist: Mutex<Duration>,
@@ -60,6 +62,7 @@ pub async fn serve(socket: &Path, persist: Duration) -> io::Result<()> {
     let me = nix::unistd::getuid().as_raw();
     let state = Arc::new(State {
         conns: Mutex::default(),
+        labels: Mutex::default(),
         active: AtomicUsize::new(0),
         last: Mutex::new(Instant::now()),
         persist: Mutex::new(persist),
@@ -171,10 +174,37 @@ impl State {
                 ),
                 None => (Reply::Unknown, none),
             },
+            Request::Status => (self.status().await, none),
             Request::Stop => {
                 self.stop.notify_one();
                 (Reply::Done { ok: true }, none)
             }
+        }
+    }
+
+    async fn status(&self) -> Reply {
+        let slots: Vec<(String, Slot)> = self
+            .conns
+            .lock()
+            .expect("conns")
+            .iter()
+            .map(|(id, s)| (id.clone(), s.clone()))
+            .collect();
+        let mut connections = vec![];
+        for (id, slot) in slots {
+            // A slot being connected right now is locked: not reported yet.
+            let Ok(held) = slot.try_lock() else { continue };
+            if let Some(c) = held.as_ref() {
+                let label = self.labels.lock().expect("labels").get(&id).cloned();
+                connections.push((label.unwrap_or(id), !c.is_closed()));
+            }
+        }
+        connections.sort();
+        Reply::Status {
+            pid: std::process::id(),
+            persist: *self.persist.lock().expect("persist"),
+            busy: self.active.load(Ordering::SeqCst).saturating_sub(1),
+            connections,
         }
     }
 
@@ -196,6 +226,10 @@ impl State {
             agent: wire.agent,
         };
         let id = conn_id(&target);
+        self.labels.lock().expect("labels").insert(
+            id.clone(),
+            format!("{}@{}:{}", target.user, target.host, target.port),
+        );
         let slot = self
             .conns
             .lock()

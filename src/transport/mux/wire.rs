@@ -56,6 +56,8 @@ pub enum Request {
     },
     /// Close every connection and exit.
     Stop,
+    /// What the master holds (`windlass control status`).
+    Status,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -76,6 +78,14 @@ pub enum Reply {
     },
     /// The connection id is not (or no longer) held by the master.
     Unknown,
+    Status {
+        pid: u32,
+        persist: Duration,
+        /// Runs attached and requests in flight, this one not counted.
+        busy: usize,
+        /// `user@host:port` and whether the connection is open.
+        connections: Vec<(String, bool)>,
+    },
 }
 
 pub async fn write<W: AsyncWrite + Unpin>(
