@@ -33,7 +33,15 @@ struct Inner {
     socket: PathBuf,
     persist: Duration,
     /// The run's attachment: while it is open the master stays.
-    attached: tokio::sync::Mutex<Option<UnixStream>>,
+    attached: tokio::sync::Mutex<Attachment>,
+}
+
+enum Attachment {
+    Detached,
+    Attached(UnixStream),
+    /// The master could not be reached: every host fails at once with this,
+    /// instead of each waiting for a master in turn.
+    Failed(String),
 }
 
 impl std::fmt::Debug for Control {
@@ -64,7 +72,7 @@ impl Control {
         Ok(Control(Arc::new(Inner {
             socket,
             persist,
-            attached: tokio::sync::Mutex::new(None),
+            attached: tokio::sync::Mutex::new(Attachment::Detached),
         })))
     }
 
@@ -109,7 +117,11 @@ impl Control {
             Ok(stream) => stream,
             Err(_) => {
                 // The master went away since this run attached: start another.
-                *self.0.attached.lock().await = None;
+                let mut attached = self.0.attached.lock().await;
+                if matches!(*attached, Attachment::Attached(_)) {
+                    *attached = Attachment::Detached;
+                }
+                drop(attached);
                 self.attach().await.map_err(connect_error)?;
                 UnixStream::connect(&self.0.socket)
                     .await
@@ -134,13 +146,17 @@ impl Control {
     /// however many hosts ask at the same moment).
     async fn attach(&self) -> Result<(), String> {
         let mut attached = self.0.attached.lock().await;
-        if let Some(stream) = attached.as_ref() {
-            // Still attached unless the master went away (end of stream).
-            let mut byte = [0u8; 1];
-            match stream.try_read(&mut byte) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
-                _ => *attached = None,
+        match &*attached {
+            Attachment::Attached(stream) => {
+                // Still attached unless the master went away (end of stream).
+                let mut byte = [0u8; 1];
+                match stream.try_read(&mut byte) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                    _ => *attached = Attachment::Detached,
+                }
             }
+            Attachment::Failed(why) => return Err(why.clone()),
+            Attachment::Detached => {}
         }
         let req = Request::Attach {
             persist: self.0.persist,
@@ -161,18 +177,31 @@ impl Control {
             };
             match answer.await {
                 Ok((Reply::Done { ok: true }, _)) => {
-                    *attached = Some(stream);
+                    *attached = Attachment::Attached(stream);
                     return Ok(());
                 }
                 Ok((other, _)) => last = format!("answered {other:?}"),
                 Err(e) => last = e.to_string(),
             }
         }
-        Err(format!(
-            "cannot reach the connection master at {} ({last}); its log is {}",
+        let log = self.0.socket.with_extension("log");
+        let said = std::fs::read_to_string(&log)
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+            })
+            .map(|l| format!("; it said: {}", l.chars().take(300).collect::<String>()))
+            .unwrap_or_default();
+        let why = format!(
+            "cannot reach the connection master at {} ({last}); its log is {}{said}",
             self.0.socket.display(),
-            self.0.socket.with_extension("log").display()
-        ))
+            log.display()
+        );
+        *attached = Attachment::Failed(why.clone());
+        Err(why)
     }
 
     async fn reach_master(&self) -> std::io::Result<UnixStream> {

@@ -462,3 +462,43 @@ fn a_kept_connection_that_stopped_answering_is_replaced() {
     assert_eq!(hosts.lab.session_count(&name), 2, "a fresh login");
     stop(&ctl);
 }
+
+/// A master that cannot start fails every host at once with where to look,
+/// instead of each host waiting for it in turn.
+#[test]
+fn a_master_that_cannot_start_fails_every_host_at_once_and_says_why() {
+    let hosts = Hosts::start(3);
+    let inv = hosts.inventory();
+    let s = Scratch::new();
+    let site = s.write("site.yml", SITE);
+    let ctl = s.path("ctl");
+    assert_eq!(
+        run_kept(&ctl, "30", &["converge", "-i", &inv, &site]).code,
+        0
+    );
+    stop(&ctl);
+    assert!(wait_until(Duration::from_secs(5), || masters(&ctl).is_empty()));
+    // Something else in the socket's place: the next master cannot listen.
+    let lock = std::fs::read_dir(&ctl)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "lock"))
+        .expect("the master's lock file");
+    std::fs::create_dir(lock.with_extension("sock")).unwrap();
+    std::fs::write(lock.with_extension("sock").join("x"), "").unwrap();
+    let started = std::time::Instant::now();
+    let out = run_kept(&ctl, "30", &["converge", "-i", &inv, &site]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+    let r = recap(&out.stdout);
+    assert!(r.values().all(|h| h["unreachable"] == 1), "{r:?}");
+    assert!(
+        out.stdout.contains("cannot reach the connection master"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(".log"), "{}", out.stdout);
+    assert_eq!(logins(&hosts), 3);
+}
