@@ -26,8 +26,9 @@ use std::sync::Mutex;
 #[derive(Default)]
 struct HostProbes {
     answers: HashMap<Vec<u8>, Output>,
-    /// Every probe asked so far, answered or dropped since.
-    asked: Vec<Cmd>,
+    /// Every probe asked so far, answered or dropped since, in the order asked (a
+    /// set: a play asks hundreds, and each batch checks all of its own).
+    asked: indexmap::IndexSet<Cmd>,
     /// Something changed on the host: from now on real paths are worth asking for.
     changed: bool,
     /// Bumped by every change, before and after its steps: answers asked for
@@ -75,9 +76,7 @@ impl ProbeCache {
             return;
         }
         for (c, o) in cmds.into_iter().zip(outs) {
-            if !hp.answers.contains_key(c.as_bytes()) && !hp.asked.contains(&c) {
-                hp.asked.push(c.clone());
-            }
+            hp.asked.insert(c.clone());
             hp.answers.insert(c.into_bytes(), o);
         }
         hp.real.extend(real);
