@@ -57,13 +57,11 @@ def proc_table():
     return table
 
 
-def tree_cpu(table, root):
-    """CPU seconds of `root`'s descendants, living or reaped (a process's time is in
+def tree_cpu(table, kids, root):
+    """CPU ticks of `root`'s descendants, living or reaped (a process's time is in
     itself while it lives, then in its parent's reaped-children count): the hosts'
-    side of a run, also when kept connections hold their sessions open."""
-    kids = {}
-    for pid, (ppid, _, _) in table.items():
-        kids.setdefault(ppid, []).append(pid)
+    side of a run, also when kept connections hold their sessions open. `kids`:
+    pid -> its children's pids."""
     total, todo = table.get(root, (0, 0, 0))[2], list(kids.get(root, []))
     while todo:
         pid = todo.pop()
@@ -76,7 +74,10 @@ def host_cpu(hosts):
     """CPU seconds the hosts' sshd daemons and everything under them have used:
     connections, sessions, every command run."""
     table = proc_table()
-    return sum(tree_cpu(table, h["pid"]) for h in hosts.info["hosts"]) / TICK
+    kids = {}
+    for pid, (ppid, _, _) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    return sum(tree_cpu(table, kids, h["pid"]) for h in hosts.info["hosts"]) / TICK
 
 
 def master_usage(control_dir):

@@ -131,14 +131,13 @@ impl Control {
         match ask(stream, &req, &pems).await.map(|(r, _)| r) {
             Ok(Reply::Connected { conn }) => Ok(conn),
             Ok(Reply::Failed { error }) => Err(error),
-            Ok(other) => Err(TransportError::Connect {
-                addr: addr.to_string(),
-                reason: format!("connection master answered {other:?}"),
-            }),
-            Err(e) => Err(TransportError::Connect {
-                addr: addr.to_string(),
-                reason: format!("connection master {}: {e}", self.0.socket.display()),
-            }),
+            Ok(other) => Err(connect_error(format!(
+                "connection master answered {other:?}"
+            ))),
+            Err(e) => Err(connect_error(format!(
+                "connection master {}: {e}",
+                self.0.socket.display()
+            ))),
         }
     }
 

@@ -76,13 +76,7 @@ impl SshConnection {
             addr: addr.clone(),
             reason,
         };
-        let recorded =
-            HostEntries::load(&target.known_hosts, &target.host, target.port).map_err(|e| {
-                connect_error(format!(
-                    "cannot read known_hosts {}: {e}",
-                    target.known_hosts.display()
-                ))
-            })?;
+        let recorded = recorded_keys(target, &addr)?;
         let config = Arc::new(client_config(&recorded));
 
         // The semaphore is never closed, so acquiring cannot fail.
@@ -166,16 +160,7 @@ impl SshConnection {
     /// one would have been accepted (same errors, new keys recorded the same way).
     pub fn recheck_host_key(&self, target: &SshTarget) -> Result<(), TransportError> {
         let addr = &self.0.addr;
-        let recorded =
-            HostEntries::load(&target.known_hosts, &target.host, target.port).map_err(|e| {
-                TransportError::Connect {
-                    addr: addr.clone(),
-                    reason: format!(
-                        "cannot read known_hosts {}: {e}",
-                        target.known_hosts.display()
-                    ),
-                }
-            })?;
+        let recorded = recorded_keys(target, addr)?;
         match &self.0.host_key {
             Some(key) => judge(target, addr, &recorded, key),
             None => Err(TransportError::Connect {
@@ -406,6 +391,19 @@ struct HostKeyCheck {
     recorded: HostEntries,
     verdict: Arc<Mutex<Option<TransportError>>>,
     offered: Arc<Mutex<Option<PublicKey>>>,
+}
+
+/// The keys `target`'s known_hosts records for it.
+fn recorded_keys(target: &SshTarget, addr: &str) -> Result<HostEntries, TransportError> {
+    HostEntries::load(&target.known_hosts, &target.host, target.port).map_err(|e| {
+        TransportError::Connect {
+            addr: addr.to_string(),
+            reason: format!(
+                "cannot read known_hosts {}: {e}",
+                target.known_hosts.display()
+            ),
+        }
+    })
 }
 
 /// Whether `offered` may be trusted for `target`, recording it when the target
